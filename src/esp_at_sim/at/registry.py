@@ -1,0 +1,243 @@
+"""The command registry: commands are declared, not switched on.
+
+Theory of operation
+-------------------
+Each chapter module in ``esp_at_sim.commands`` declares its commands::
+
+    cwmode = command("+CWMODE", group="wifi", doc="Wi-Fi_AT_Commands.rst#cmd-MODE")
+
+    @cwmode.query
+    async def _(ctx): ctx.info("+CWMODE", ctx.module.wifi.mode)
+
+    @cwmode.set(Int("mode", lo=0, hi=3), Int("auto_connect", 1, lo=0, hi=1))
+    async def _(ctx, mode, auto_connect): ...
+
+A handler is a coroutine taking the command context and the bound parameter
+values. Returning ``None`` means ``OK``; returning a :class:`Final` chooses
+another result; raising an ``AtError`` renders ``ERROR`` with its code.
+
+:func:`parse_line` splits a command line into name, form and argument bytes;
+:meth:`Registry.resolve` finds the command (respecting the module's chip
+profile and firmware generation) and binds set parameters, raising the same
+errors the firmware reports: unknown command 0x09, unsupported form 0x0C,
+parameter errors 0x04-0x08.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from esp_at_sim.at.params import Args, Param, TokenizeError, parse_args, tokenize
+from esp_at_sim.errors import CmdOpError, NoAtPrefix, ParamParseFail, UnsupportedCmd
+
+
+class Form(Enum):
+    TEST = "=?"
+    QUERY = "?"
+    SET = "="
+    EXECUTE = ""
+
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+class Availability(Protocol):
+    """What a module offers: feature groups and the firmware generation."""
+
+    def has_group(self, group: str) -> bool: ...
+
+    @property
+    def generation(self) -> int: ...
+
+    @property
+    def chip(self) -> str: ...
+
+
+@dataclass
+class Command:
+    """One AT command with up to four forms."""
+
+    name: str  # "+CWMODE", "" for plain AT, "E" for ATE
+    group: str = "base"
+    doc: str = ""
+    chips: frozenset[str] | None = None  # None: every chip that has the group
+    generations: tuple[int, int] = (1, 99)  # firmware major versions that accept it
+    handlers: dict[Form, Handler] = field(default_factory=dict)
+    schema: Sequence[Param] | None = None  # for SET; None: handler gets Args
+    variant: str | None = None  # "cur" / "def" for legacy aliases
+    base: str | None = None  # for aliases, the current name
+
+    # -- declaration helpers (used as decorators) --------------------------
+    def test(self, fn: Handler) -> Handler:
+        self.handlers[Form.TEST] = fn
+        return fn
+
+    def query(self, fn: Handler) -> Handler:
+        self.handlers[Form.QUERY] = fn
+        return fn
+
+    def execute(self, fn: Handler) -> Handler:
+        self.handlers[Form.EXECUTE] = fn
+        return fn
+
+    def set(self, *schema: Param) -> Callable[[Handler], Handler]:
+        """Declare the set form; with no schema the handler receives ``Args``."""
+
+        def deco(fn: Handler) -> Handler:
+            self.handlers[Form.SET] = fn
+            self.schema = list(schema) if schema else None
+            return fn
+
+        return deco
+
+    def supports(self, form: Form) -> bool:
+        return form in self.handlers
+
+    def available(self, where: Availability) -> bool:
+        if not where.has_group(self.group):
+            return False
+        if self.chips is not None and where.chip not in self.chips:
+            return False
+        lo, hi = self.generations
+        return lo <= where.generation <= hi
+
+    @property
+    def display_name(self) -> str:
+        return "AT" + self.name
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedLine:
+    name: str
+    form: Form
+    args: bytes
+
+
+def parse_line(line: bytes) -> ParsedLine:
+    """Split ``AT+NAME=...`` (without CR-LF) into name, form and arguments."""
+    if not line.startswith(b"AT"):
+        raise NoAtPrefix()
+    rest = line[2:]
+    if rest == b"":
+        return ParsedLine("", Form.EXECUTE, b"")
+    if rest[:1] == b"E" and rest[1:].isdigit():
+        return ParsedLine("E", Form.SET, rest[1:])
+    if rest[:1] != b"+":
+        raise UnsupportedCmd()
+    i = 1
+    while i < len(rest) and (chr(rest[i]).isalnum() or rest[i] == 0x5F) and rest[i] < 0x80:
+        i += 1
+    name = rest[:i].decode("ascii")
+    tail = rest[i:]
+    if len(name) < 2:
+        raise UnsupportedCmd()
+    if tail == b"":
+        return ParsedLine(name, Form.EXECUTE, b"")
+    if tail == b"?":
+        return ParsedLine(name, Form.QUERY, b"")
+    if tail == b"=?":
+        return ParsedLine(name, Form.TEST, b"")
+    if tail[:1] == b"=":
+        return ParsedLine(name, Form.SET, tail[1:])
+    raise UnsupportedCmd()
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    command: Command
+    form: Form
+    handler: Handler
+    values: tuple[Any, ...]
+
+
+class Registry:
+    """All declared commands, in declaration order (the order of AT+CMD?)."""
+
+    def __init__(self) -> None:
+        self._commands: dict[str, Command] = {}
+
+    def command(
+        self,
+        name: str,
+        *,
+        group: str = "base",
+        doc: str = "",
+        chips: Iterable[str] | None = None,
+        generations: tuple[int, int] = (1, 99),
+    ) -> Command:
+        if name in self._commands:
+            raise ValueError(f"command {name} declared twice")
+        cmd = Command(
+            name,
+            group=group,
+            doc=doc,
+            chips=frozenset(chips) if chips is not None else None,
+            generations=generations,
+        )
+        self._commands[name] = cmd
+        return cmd
+
+    def alias(self, name: str, base: Command, *, variant: str | None, generations: tuple[int, int]) -> Command:
+        """Declare an older firmware's name for ``base`` (``+CWMODE_CUR``...)."""
+        cmd = Command(
+            name,
+            group=base.group,
+            doc=base.doc,
+            chips=base.chips,
+            generations=generations,
+            handlers=base.handlers,  # shared: forms declared later appear too
+            variant=variant,
+            base=base.name,
+        )
+        self._commands[name] = cmd
+        return cmd
+
+    def get(self, name: str) -> Command | None:
+        return self._commands.get(name)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._commands.values())
+
+    def __len__(self) -> int:
+        return len(self._commands)
+
+    def available(self, where: Availability) -> list[Command]:
+        return [c for c in self._commands.values() if c.available(where)]
+
+    def resolve(self, line: bytes, where: Availability) -> Resolved:
+        parsed = parse_line(line)
+        cmd = self._commands.get(parsed.name)
+        if cmd is None or not cmd.available(where):
+            raise UnsupportedCmd()
+        handler = cmd.handlers.get(parsed.form)
+        if handler is None:
+            raise CmdOpError()
+        values: tuple[Any, ...] = ()
+        if parsed.form is Form.SET:
+            if cmd.schema is not None:
+                values = tuple(parse_args(cmd.schema, parsed.args))
+            else:
+                try:
+                    values = (Args(tokenize(parsed.args)),)
+                except TokenizeError as exc:
+                    raise ParamParseFail(exc.index) from None
+        return Resolved(cmd, parsed.form, handler, values)
+
+
+REGISTRY = Registry()
+"""The registry every chapter module declares into."""
+
+
+def command(
+    name: str,
+    *,
+    group: str = "base",
+    doc: str = "",
+    chips: Iterable[str] | None = None,
+    generations: tuple[int, int] = (1, 99),
+) -> Command:
+    """Declare a command in the global registry."""
+    return REGISTRY.command(name, group=group, doc=doc, chips=chips, generations=generations)

@@ -1,0 +1,64 @@
+"""Declarative configuration of one emulated module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from esp_at_sim.device.profiles import ChipProfile, get_profile
+from esp_at_sim.errors import ConfigError
+
+#: Firmware quirks a module can switch on, so drivers can prove they survive them
+#: (see ../shared/notes/field-reports.md and the README).
+KNOWN_QUIRKS = frozenset(
+    {
+        "busy_after_ok",  # a stray "busy p..." may follow OK when input arrives right after it
+        "boot_log_on_at_port",  # ROM boot log on the AT port (ESP8266 wiring, UART0 as AT port)
+        "cipstatus_stale",  # AT+CIPSTATUS keeps reporting status 3 after links close
+    }
+)
+
+
+@dataclass(frozen=True)
+class ModuleConfig:
+    name: str = "esp0"
+    chip: str = "esp32c3"
+    module_name: str | None = None  # factory module name (MINI-1, WROOM-32...)
+    state_dir: Path | None = None  # None: NVS in memory only
+    generation: int | None = None  # firmware major version to emulate
+    command_sets: str | tuple[str, ...] = "all"  # "all" | "official" | explicit groups
+    quirks: frozenset[str] = field(default_factory=frozenset)
+    boot_time: float = 0.30  # seconds from power-on to "ready"
+    uart_buffer: int = 16 * 1024
+    uart_baud: int | None = None  # initial baud; default from factory params
+    mac: str | None = None  # base MAC override "aa:bb:cc:dd:ee:ff"
+    seed: str = ""  # world seed mixed into generated MACs
+
+    def __post_init__(self) -> None:
+        get_profile(self.chip)  # raises ConfigError for unknown chips
+        if not self.name or any(c in self.name for c in "/\\\0"):
+            raise ConfigError(f"invalid module name {self.name!r}")
+        unknown = set(self.quirks) - KNOWN_QUIRKS
+        if unknown:
+            raise ConfigError(f"unknown quirks: {', '.join(sorted(unknown))}")
+        if isinstance(self.command_sets, str) and self.command_sets not in ("all", "official"):
+            raise ConfigError("command_sets must be 'all', 'official' or a list of groups")
+        if self.boot_time < 0:
+            raise ConfigError("boot_time must not be negative")
+
+    @property
+    def profile(self) -> ChipProfile:
+        return get_profile(self.chip)
+
+    @property
+    def groups(self) -> frozenset[str]:
+        p = self.profile
+        if self.command_sets == "all":
+            return p.groups
+        if self.command_sets == "official":
+            return p.official_groups
+        return frozenset(self.command_sets) & p.groups
+
+    @property
+    def nvs_path(self) -> Path | None:
+        return None if self.state_dir is None else Path(self.state_dir) / f"{self.name}.nvs.sqlite3"

@@ -1,0 +1,456 @@
+"""One emulated module: the device that owns an AT engine, NVS, heap and services.
+
+Theory of operation
+-------------------
+``receive(data)`` is called with host bytes; it feeds the sans-IO engine and
+writes what the engine answers at once (echo, ``busy p...``) to the output
+scheduler. Parsed input (command lines, data after ``>``, passthrough bytes)
+is dispatched: a command line is resolved in the registry and its handler runs
+as a task of the current boot's :class:`TaskScope`; the handler's replies go
+through :meth:`reply`, which renders them with the engine and queues the bytes.
+
+A boot builds a fresh scope, RAM settings and service instances; ``reboot``
+closes the scope (tasks cancelled, sockets closed), drops RAM state and boots
+again, printing ``ready`` as the firmware does. Deep sleep is a reboot with a
+pause. Everything time-related goes through the world's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import pkgutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from esp_at_sim.at.engine import AtEngine
+from esp_at_sim.at.events import (
+    BadLine,
+    BusyRejected,
+    CommandLine,
+    DataReceived,
+    EndPassthrough,
+    Final,
+    OutEvent,
+    PassthroughData,
+    PassthroughExit,
+    Prompt,
+    Result,
+    Urc,
+)
+from esp_at_sim.at.registry import REGISTRY, Registry, Resolved
+from esp_at_sim.at.state import EngineState
+from esp_at_sim.device.config import ModuleConfig
+from esp_at_sim.device.context import CommandContext, PassthroughSink
+from esp_at_sim.device.heap import Heap
+from esp_at_sim.device.nvs import Nvs
+from esp_at_sim.device.profiles import ChipProfile
+from esp_at_sim.device.scheduler import OutputScheduler
+from esp_at_sim.device.scope import TaskScope
+from esp_at_sim.device.settings import Settings
+from esp_at_sim.errors import AtError, ExecFail, HeapExhausted, NoAtPrefix, NoTerminator
+from esp_at_sim.world.world import World
+
+log = logging.getLogger(__name__)
+S = TypeVar("S")
+
+BootHook = Callable[["Module"], Awaitable[None] | None]
+MfgInit = Callable[["Module"], None]
+
+#: Run at every boot, after "ready" (auto-connect, SAVETRANSLINK...).
+BOOT_HOOKS: list[BootHook] = []
+#: Run once when a module's manufacturing NVS is created (factory params, PKI...).
+MFG_INITIALIZERS: list[MfgInit] = []
+
+
+def on_boot(fn: BootHook) -> BootHook:
+    BOOT_HOOKS.append(fn)
+    return fn
+
+
+def on_mfg_init(fn: MfgInit) -> MfgInit:
+    MFG_INITIALIZERS.append(fn)
+    return fn
+
+
+_commands_loaded = False
+
+
+def load_commands() -> None:
+    """Import every chapter module of ``esp_at_sim.commands`` (they declare into REGISTRY)."""
+    global _commands_loaded
+    if _commands_loaded:
+        return
+    import esp_at_sim.commands as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        importlib.import_module(f"{pkg.__name__}.{info.name}")
+    _commands_loaded = True
+
+
+class Module:
+    """An emulated ESP-AT module."""
+
+    def __init__(
+        self,
+        config: ModuleConfig | None = None,
+        *,
+        world: World | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        load_commands()
+        self.config = config or ModuleConfig()
+        self.profile: ChipProfile = self.config.profile
+        self.world = world or World()
+        self.registry = registry or REGISTRY
+        self.name = self.config.name
+        self.log = logging.getLogger(f"esp_at_sim.module.{self.name}")
+        self.clock = self.world.clock
+        self.output = OutputScheduler(self.config.uart_buffer)
+        self.engine = AtEngine(powered=False)
+        self.heap = Heap(self.profile.heap_total, self.profile.heap_free_at_boot)
+        self.nvs = Nvs(self.config.nvs_path)
+        self.factory = self.profile.factory(self.config.module_name)
+        self.groups = self.config.groups
+        self.generation = self.config.generation or self.profile.generation
+        self.quirks = self.config.quirks
+        self.boot_count = 0
+        self.boot_reason = "poweron"
+        self.booted_at = 0.0
+        self.powered = False
+        self.log_lines: list[str] = []  # what the chip printed on its log port
+        self.log_sink: Callable[[str], None] | None = None
+        self.uart_baud = self.config.uart_baud or self.factory.uart_baudrate
+        self.scope = TaskScope(f"{self.name}#0")
+        self.settings = Settings(self.nvs.user, True)
+        self.vars: dict[str, Any] = {}  # per-boot RAM state of command chapters
+        self._services: dict[type[Any], Any] = {}
+        self._data_queue: asyncio.Queue[DataReceived] = asyncio.Queue()
+        self._passthrough: PassthroughSink | None = None
+        self._running: asyncio.Task[Any] | None = None
+        self._power_task: asyncio.Task[Any] | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._ready = asyncio.Event()
+        self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        self._init_mfg()
+        self.world.attach(self)
+
+    # ------------------------------------------------------------ availability
+    @property
+    def chip(self) -> str:
+        return self.profile.key
+
+    def has_group(self, group: str) -> bool:
+        return group in self.groups
+
+    # ------------------------------------------------------------------ NVS
+    def _init_mfg(self) -> None:
+        if self.nvs.meta("mfg_initialized") == "1":
+            return
+        with self.nvs.transaction():
+            for init in MFG_INITIALIZERS:
+                init(self)
+            self.nvs.set_meta("mfg_initialized", "1")
+
+    # ------------------------------------------------------------- services
+    def service(self, cls: type[S]) -> S:
+        """The per-boot instance of a service class, made on first use."""
+        svc = self._services.get(cls)
+        if svc is None:
+            svc = cls(self)
+            self._services[cls] = svc
+        return svc  # type: ignore[no-any-return]
+
+    def has_service(self, cls: type[Any]) -> bool:
+        return cls in self._services
+
+    # ------------------------------------------------------------ lifecycle
+    async def power_on(self, *, wait_ready: bool = False) -> None:
+        """Start the module (as plugging in the board)."""
+        if self._power_task is None or self._power_task.done():
+            self._power_task = asyncio.get_running_loop().create_task(self._boot("poweron"), name=f"{self.name}-boot")
+        if wait_ready:
+            await self.wait_ready()
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        await asyncio.wait_for(self._ready.wait(), self.clock.real_seconds(timeout) + 1.0)
+
+    def reboot(self, reason: str = "software", *, delay: float = 0.0) -> None:
+        """Restart: drop RAM state, close sockets, print ``ready`` again."""
+        self._go_down()
+        self._power_task = asyncio.get_running_loop().create_task(
+            self._boot(reason, delay=delay), name=f"{self.name}-reboot"
+        )
+
+    def deep_sleep(self, seconds: float | None) -> None:
+        """Go silent; wake up with a boot after ``seconds`` (None: until reset)."""
+        self._go_down()
+        if seconds is None:
+            return
+        self._power_task = asyncio.get_running_loop().create_task(
+            self._boot("deepsleep", delay=seconds), name=f"{self.name}-sleep"
+        )
+
+    def _go_down(self) -> None:
+        self.powered = False
+        self._ready.clear()
+        self.engine.power_off()
+        self.output.hold(False)
+        self._passthrough = None
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
+        task = self._power_task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _boot(self, reason: str, delay: float = 0.0) -> None:
+        old = self.scope
+        await old.close()
+        self._services.clear()
+        self.heap.reset()
+        self.vars = {}
+        self._drain_queue()
+        if delay:
+            await self.clock.sleep(delay)
+        self.boot_reason = reason
+        self.boot_count += 1
+        self.scope = TaskScope(f"{self.name}#{self.boot_count}")
+        self.settings = Settings(self.nvs.user, self._sysstore_default())
+        self.uart_baud = self.settings.get("base", "uart_def", [self.factory.uart_baudrate])[0]
+        self.engine = AtEngine(powered=False, max_line=256)
+        for line in self.profile.rom_banner:
+            self.chip_log(line)
+        if "boot_log_on_at_port" in self.quirks:
+            banner = "\r\n".join(self.profile.rom_banner).encode() + b"\r\n"
+            self.output.write_now(banner, filtered=False)
+        await self.clock.sleep(self.config.boot_time)
+        self.engine.power_on()
+        self.powered = True
+        self.booted_at = self.clock.now()
+        self.output.hold(False)
+        self.output.write_now(b"\r\nready\r\n")
+        self._ready.set()
+        self.notify("boot", reason=reason)
+        for hook in BOOT_HOOKS:
+            try:
+                result = hook(self)
+                if asyncio.iscoroutine(result):
+                    self.scope.spawn(result, name=f"{self.name}-boot-hook")
+            except Exception:
+                self.log.exception("boot hook failed")
+
+    def _sysstore_default(self) -> bool:
+        stored = self.nvs.user.get("at.base", "sysstore")
+        if stored is not None:
+            return bool(stored)
+        fp = self.nvs.mfg.get("factory_param", "sys_store", self.factory.sys_store)
+        return bool(fp)
+
+    async def stop(self) -> None:
+        """Power off for good and release host resources."""
+        self._go_down()
+        if self._power_task is not None:
+            self._power_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._power_task
+        await self.scope.close()
+        self._services.clear()
+        self.world.detach(self)
+        self.nvs.close()
+
+    @property
+    def uptime(self) -> float:
+        return self.clock.now() - self.booted_at if self.powered else 0.0
+
+    def chip_log(self, line: str) -> None:
+        """A line on the chip's log port (boot messages, ``at-wifi: ...``)."""
+        self.log_lines.append(line)
+        if len(self.log_lines) > 2000:
+            del self.log_lines[:1000]
+        if self.log_sink is not None:
+            self.log_sink(line)
+        self.log.debug("log port: %s", line)
+
+    # ------------------------------------------------------------ events out
+    def subscribe(self, fn: Callable[[str, dict[str, Any]], None]) -> Callable[[], None]:
+        """Observe module events (boot, command, urc...) - for the control API."""
+        self._listeners.append(fn)
+        return lambda: self._listeners.remove(fn) if fn in self._listeners else None
+
+    def notify(self, event: str, **fields: Any) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(event, fields)
+            except Exception:
+                self.log.exception("listener failed")
+
+    # ---------------------------------------------------------------- input
+    def receive(self, data: bytes) -> None:
+        """Bytes from the host, as the UART delivers them."""
+        if not data:
+            return
+        now = self.clock.now()
+        immediate = self.engine.receive_data(data, now)
+        if immediate:
+            self.output.write_now(immediate)
+        self._dispatch()
+        self._schedule_tick(now)
+
+    def _schedule_tick(self, now: float) -> None:
+        deadline = self.engine.next_deadline()
+        if deadline is None:
+            return
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+        loop = asyncio.get_running_loop()
+        self._tick_handle = loop.call_later(self.clock.real_seconds(deadline - now) + 0.0005, self._on_tick)
+
+    def _on_tick(self) -> None:
+        self._tick_handle = None
+        now = self.clock.now()
+        self.engine.tick(now)
+        self._dispatch()
+        self._schedule_tick(now)
+
+    def _dispatch(self) -> None:
+        for ev in self.engine.events():
+            if isinstance(ev, CommandLine):
+                self._start_command(ev.line)
+            elif isinstance(ev, BadLine):
+                err: AtError = NoTerminator() if ev.reason != "no_at" else NoAtPrefix()
+                self.reply(Final(Result.ERROR, err.code))
+            elif isinstance(ev, DataReceived):
+                self._data_queue.put_nowait(ev)
+            elif isinstance(ev, PassthroughData):
+                if self._passthrough is not None:
+                    self._passthrough.on_data(ev.data)
+            elif isinstance(ev, PassthroughExit):
+                sink, self._passthrough = self._passthrough, None
+                self.output.hold(False)
+                if sink is not None:
+                    sink.on_exit()
+                self.notify("passthrough_exit")
+            elif isinstance(ev, BusyRejected):
+                self.notify("busy", data=ev.data)
+        self.output.hold(self.engine.state in (EngineState.EXECUTING, EngineState.DATA))
+
+    def _drain_queue(self) -> None:
+        while not self._data_queue.empty():
+            self._data_queue.get_nowait()
+
+    async def next_data(self) -> DataReceived:
+        return await self._data_queue.get()
+
+    # ------------------------------------------------------------- commands
+    def _start_command(self, line: bytes) -> None:
+        self.notify("command", line=line)
+        try:
+            resolved = self.registry.resolve(line, self)
+        except AtError as exc:
+            self.reply(Final(Result.ERROR, exc.code, exc.message))
+            return
+        ctx = CommandContext(self, resolved.command, resolved.form)
+        self._running = self.scope.spawn(self._run(resolved, ctx), name=f"{self.name}:{line[:24]!r}")
+
+    async def _run(self, resolved: Resolved, ctx: CommandContext) -> None:
+        final: Final
+        try:
+            result = await resolved.handler(ctx, *resolved.values)
+            final = result if isinstance(result, Final) else Final(Result.OK)
+        except AtError as exc:
+            final = Final(Result.ERROR, exc.code, exc.message)
+        except HeapExhausted as exc:
+            self.chip_log(str(exc))
+            final = Final(Result.ERROR, ExecFail().code)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.log.exception("command %s failed", resolved.command.display_name)
+            final = Final(Result.ERROR, ExecFail().code)
+        if self.powered:
+            self.reply(final)
+            ctx.run_after()
+
+    @property
+    def busy(self) -> bool:
+        return self.engine.state in (EngineState.EXECUTING, EngineState.DATA)
+
+    # ---------------------------------------------------------------- output
+    def reply(self, event: OutEvent) -> None:
+        """Write an event now (replies of the running command, status URCs)."""
+        if not self.powered:
+            return
+        data = self.engine.send(event, self.clock.now())
+        if isinstance(event, Urc):
+            self.notify("urc", text=event.text, kind=event.kind)
+        if data:
+            self.output.write_now(data, filtered=not isinstance(event, Prompt))
+        if isinstance(event, Final):
+            self.notify("final", result=event.result.value, code=event.error_code)
+        self._dispatch()
+
+    def urc(self, text: str, kind: str = "system") -> None:
+        """A status message from a service (``WIFI DISCONNECT``, ``0,CLOSED``...)."""
+        self.reply(Urc(text, kind))
+
+    async def send_data(self, data: bytes, *, held: bool = True) -> None:
+        """Received data for the host (``+IPD...``): held while a command runs,
+        back-pressured when the host does not read."""
+        if not self.powered:
+            return
+        await self.output.write_data(data, held=held)
+
+    # ----------------------------------------------------------- passthrough
+    def enter_passthrough(self, sink: PassthroughSink, *, prompt: bool) -> None:
+        self._passthrough = sink
+        if prompt:
+            self.reply(Prompt(passthrough=True))
+        else:
+            self.engine.send(Prompt(passthrough=True, with_ok=False))
+        self.output.hold(False)
+
+    def leave_passthrough(self) -> None:
+        if self.engine.state is EngineState.PASSTHROUGH:
+            self._passthrough = None
+            self.reply(EndPassthrough())
+
+    @property
+    def in_passthrough(self) -> bool:
+        return self.engine.state is EngineState.PASSTHROUGH
+
+    # --------------------------------------------------------- test helpers
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def start(
+        cls,
+        chip: str = "esp32c3",
+        *,
+        world: World | None = None,
+        wait_ready: bool = True,
+        **config: Any,
+    ) -> AsyncIterator[Module]:
+        """``async with Module.start(chip="esp32c3") as m:`` - a booted module
+        with an in-memory UART at ``m.host`` (an :class:`AtHost`)."""
+        from esp_at_sim.driver import serve
+        from esp_at_sim.testing import AtHost
+        from esp_at_sim.transports.memory import memory_pair
+
+        module = cls(ModuleConfig(chip=chip, **config), world=world)
+        module_end, host_end = memory_pair()
+        server = asyncio.get_running_loop().create_task(serve(module, module_end))
+        module.host = AtHost.over(host_end)
+        try:
+            await module.power_on(wait_ready=False)
+            if wait_ready:
+                await module.host.expect(b"\r\nready\r\n", timeout=10 + module.config.boot_time)
+            yield module
+        finally:
+            server.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await server
+            await module.stop()
+
+    host: Any = None

@@ -1,0 +1,87 @@
+"""The transport interface: something that moves UART bytes, nothing more.
+
+Transports are opened from URL-like names::
+
+    pty:/tmp/esp0            a pseudo-terminal with a stable symlink
+    tcp-server:HOST:PORT     the raw byte stream on TCP, one host at a time
+    serial:/dev/ttyUSB0      a real serial device (optionally ",BAUD")
+    rfc2217:HOST:PORT        an RFC 2217 serial port server
+    stdio                    standard input and output
+    memory                   an in-process pair (tests)
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from types import TracebackType
+
+from esp_at_sim.errors import ConfigError
+
+
+class Transport(ABC):
+    """Moves bytes between a host and a module's UART."""
+
+    #: set by transports that learn about a reset line (RTS/DTR) or a baud change
+    on_reset: object = None
+
+    @abstractmethod
+    async def read(self) -> bytes:
+        """Bytes from the host; ``b""`` once the transport is closed for good."""
+
+    @abstractmethod
+    async def write(self, data: bytes) -> None:
+        """Bytes to the host; waits when the host does not keep up."""
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Acquire resources (called once before the first read/write)."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    def set_baud(self, baud: int) -> None:  # noqa: B027 - optional hook
+        """The module changed its baud rate (AT+UART_CUR)."""
+
+    async def __aenter__(self) -> Transport:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+def open_transport(url: str) -> Transport:
+    """Make a transport from its name (see the module docstring)."""
+    kind, _, rest = url.partition(":")
+    if kind == "pty":
+        from esp_at_sim.transports.pty import PtyTransport
+
+        return PtyTransport(rest or None)
+    if kind in ("tcp", "tcp-server"):
+        from esp_at_sim.transports.tcp import TcpServerTransport
+
+        host, _, port = rest.rpartition(":")
+        if not port.isdigit():
+            raise ConfigError(f"bad TCP address {rest!r}; expected HOST:PORT")
+        return TcpServerTransport(host.strip("[]") or "127.0.0.1", int(port))
+    if kind == "serial":
+        from esp_at_sim.transports.serial import SerialTransport
+
+        dev, _, baud = rest.partition(",")
+        return SerialTransport(dev, int(baud) if baud else 115200)
+    if kind == "rfc2217":
+        from esp_at_sim.transports.rfc2217 import Rfc2217Transport
+
+        host, _, port = rest.rpartition(":")
+        if not port.isdigit():
+            raise ConfigError(f"bad RFC 2217 address {rest!r}; expected HOST:PORT")
+        return Rfc2217Transport(host or "127.0.0.1", int(port))
+    if kind == "stdio":
+        from esp_at_sim.transports.stdio import StdioTransport
+
+        return StdioTransport()
+    raise ConfigError(f"unknown transport {url!r}")
