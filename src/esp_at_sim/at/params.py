@@ -25,6 +25,7 @@ Indices in error extensions are 0-based, as in ``esp_at_core.h``.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -335,5 +336,7 @@ class Args:
     def int(self, index: int, lo: int | None = None, hi: int | None = None, default: Any = MISSING) -> Any:
         return self.get(index, Int("", default, lo, hi))
 
-    def str(self, index: int, max_len: int | None = None, default: Any = MISSING, text: bool = False) -> Any:
+    def str(
+        self, index: builtins.int, max_len: builtins.int | None = None, default: Any = MISSING, text: bool = False
+    ) -> Any:
         return self.get(index, Str("", default, max_len, text=text))

@@ -69,7 +69,8 @@ def final(event: Final, syslog: bool) -> bytes:
         return out + ERROR
     if event.result is Result.NONE:
         return out
-    return out + CRLF + event.result.value.encode() + CRLF
+    word: str = event.result.value
+    return out + CRLF + word.encode() + CRLF
 
 
 def render(event: OutEvent, syslog: bool) -> bytes:

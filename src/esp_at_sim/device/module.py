@@ -23,7 +23,7 @@ import importlib
 import logging
 import pkgutil
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from esp_at_sim.at.engine import AtEngine
 from esp_at_sim.at.events import (
@@ -123,6 +123,9 @@ class Module:
         self.log_lines: list[str] = []  # what the chip printed on its log port
         self.log_sink: Callable[[str], None] | None = None
         self.uart_baud = self.config.uart_baud or self.factory.uart_baudrate
+        #: called with the new rate whenever the UART baud changes (AT+UART_CUR/DEF,
+        #: a boot that restores the saved rate): the driver re-times the transport
+        self.on_uart_change: list[Callable[[int], None]] = []
         self.scope = TaskScope(f"{self.name}#0")
         self.settings = Settings(self.nvs.user, True)
         self.vars: dict[str, Any] = {}  # per-boot RAM state of command chapters
@@ -159,9 +162,10 @@ class Module:
         """The per-boot instance of a service class, made on first use."""
         svc = self._services.get(cls)
         if svc is None:
-            svc = cls(self)
+            make: Any = cls  # a service class takes the module as its only argument
+            svc = make(self)
             self._services[cls] = svc
-        return svc  # type: ignore[no-any-return]
+        return cast(S, svc)
 
     def has_service(self, cls: type[Any]) -> bool:
         return cls in self._services
@@ -219,7 +223,8 @@ class Module:
         self.boot_count += 1
         self.scope = TaskScope(f"{self.name}#{self.boot_count}")
         self.settings = Settings(self.nvs.user, self._sysstore_default())
-        self.uart_baud = self.settings.get("base", "uart_def", [self.factory.uart_baudrate])[0]
+        default_baud = self.config.uart_baud or self.factory.uart_baudrate
+        self.set_uart_baud(self.settings.get("base", "uart_def", [default_baud])[0])
         self.engine = AtEngine(powered=False, max_line=256)
         for line in self.profile.rom_banner:
             self.chip_log(line)
@@ -260,6 +265,21 @@ class Module:
         self._services.clear()
         self.world.detach(self)
         self.nvs.close()
+
+    def set_uart_baud(self, baud: int) -> None:
+        """Change the emulated UART rate and tell whoever drives the UART.
+
+        Call it right before the command's final result is written (or from
+        ``ctx.after``): the driver switches once that result has left at the
+        old rate, as the firmware does."""
+        if baud == self.uart_baud:
+            return
+        self.uart_baud = baud
+        for fn in list(self.on_uart_change):
+            try:
+                fn(baud)
+            except Exception:
+                self.log.exception("UART change listener failed")
 
     @property
     def uptime(self) -> float:

@@ -69,9 +69,17 @@ class OutputScheduler:
 
     # ---------------------------------------------------------------- reader
     async def read(self, max_bytes: int = 65536) -> bytes:
+        await self.wait_readable()
+        return self.take(max_bytes)
+
+    async def wait_readable(self) -> None:
+        """Returns once there is output to take."""
         while not self._buf:
             self._readable.clear()
             await self._readable.wait()
+
+    def take(self, max_bytes: int = 65536) -> bytes:
+        """Up to ``max_bytes`` of the queued output (``b""`` if there is none)."""
         out = bytes(self._buf[:max_bytes])
         del self._buf[:max_bytes]
         self.total_out += len(out)

@@ -9,7 +9,7 @@ controllers join a shared link. Chapters extend it through the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from esp_at_sim.world.clock import Clock
 
@@ -40,6 +40,7 @@ class World:
         """The world-wide state of one area (``WifiAir``, ``BleAir``...), made on first use."""
         ext = self.extensions.get(cls)
         if ext is None:
-            ext = cls(self)
+            make: Any = cls  # an area class takes the world as its only argument
+            ext = make(self)
             self.extensions[cls] = ext
-        return ext  # type: ignore[no-any-return]
+        return cast(T, ext)
