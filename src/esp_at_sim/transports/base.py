@@ -7,7 +7,6 @@ Transports are opened from URL-like names::
     serial:/dev/ttyUSB0      a real serial device (optionally ",BAUD")
     rfc2217:HOST:PORT        an RFC 2217 serial port server
     stdio                    standard input and output
-    memory                   an in-process pair (tests)
 """
 
 from __future__ import annotations
@@ -23,6 +22,9 @@ class Transport(ABC):
 
     #: set by transports that learn about a reset line (RTS/DTR) or a baud change
     on_reset: object = None
+    #: the host's bytes wait (in a pipe) until the module has printed ``ready``
+    #: instead of being lost during boot, as on a real UART (stdio)
+    waits_for_ready: bool = False
 
     @abstractmethod
     async def read(self) -> bytes:
@@ -60,28 +62,35 @@ def open_transport(url: str) -> Transport:
     if kind == "pty":
         from esp_at_sim.transports.pty import PtyTransport
 
-        return PtyTransport(rest or None)
+        transport: Transport = PtyTransport(rest or None)
+        return transport
     if kind in ("tcp", "tcp-server"):
         from esp_at_sim.transports.tcp import TcpServerTransport
 
         host, _, port = rest.rpartition(":")
         if not port.isdigit():
             raise ConfigError(f"bad TCP address {rest!r}; expected HOST:PORT")
-        return TcpServerTransport(host.strip("[]") or "127.0.0.1", int(port))
+        transport = TcpServerTransport(host.strip("[]") or "127.0.0.1", int(port))
+        return transport
     if kind == "serial":
         from esp_at_sim.transports.serial import SerialTransport
 
         dev, _, baud = rest.partition(",")
-        return SerialTransport(dev, int(baud) if baud else 115200)
+        if baud and not baud.isdigit():
+            raise ConfigError(f"bad baud rate {baud!r} in {url!r}")
+        transport = SerialTransport(dev, int(baud) if baud else 115200)
+        return transport
     if kind == "rfc2217":
         from esp_at_sim.transports.rfc2217 import Rfc2217Transport
 
         host, _, port = rest.rpartition(":")
         if not port.isdigit():
             raise ConfigError(f"bad RFC 2217 address {rest!r}; expected HOST:PORT")
-        return Rfc2217Transport(host or "127.0.0.1", int(port))
+        transport = Rfc2217Transport(host or "127.0.0.1", int(port))
+        return transport
     if kind == "stdio":
         from esp_at_sim.transports.stdio import StdioTransport
 
-        return StdioTransport()
+        transport = StdioTransport()
+        return transport
     raise ConfigError(f"unknown transport {url!r}")

@@ -1,9 +1,24 @@
 """A pseudo-terminal that host programs open like ``/dev/ttyUSB0``.
 
-The slave side is put in raw mode and kept open by the emulator so the master
-never sees EIO between host sessions; a symlink (``--pty-link``) gives the
-slave a stable name, replacing a stale link and removed on close. Writes wait
-when the host does not read (back-pressure), as a UART with flow control would.
+Theory of operation
+-------------------
+The emulator holds the master side; the host opens the slave (through the
+symlink given with ``--pty-link``) with termios or pyserial. The slave is put
+in raw mode and the emulator keeps its own slave descriptor open, so the
+master never sees ``EIO`` between host sessions and the port can be opened,
+closed and opened again like a USB-serial adapter. Hosts such as pyserial
+flush stale input when they open the port, as they do on real hardware.
+
+Symlink rules: a dangling link (left by a run that was killed) is replaced
+silently; a link to a live terminal is replaced with a warning (its target may
+be a pty number the system has since given to someone else); anything that is
+not a symlink is never touched. On close the link is removed only if it still
+points to this pty, so a second emulator that took the name over keeps it.
+
+Writes wait when the host does not read and the pty buffer is full
+(back-pressure, like a UART with hardware flow control). The host's side of
+the line discipline carries the baud rate the host configured; it is read back
+(:meth:`host_baud`) to report mismatches with the module's rate.
 """
 
 from __future__ import annotations
@@ -11,13 +26,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import os
 import termios
 import tty
+from collections.abc import Callable
 from pathlib import Path
 
 from esp_at_sim.errors import TransportError
 from esp_at_sim.transports.base import Transport
+
+log = logging.getLogger(__name__)
+
+#: termios speed constant -> bits per second
+SPEEDS: dict[int, int] = {
+    getattr(termios, name): int(name[1:]) for name in dir(termios) if name[:1] == "B" and name[1:].isdigit()
+}
+
+
+def _replace_link(link: Path, target: str) -> None:
+    if link.is_symlink():
+        old = os.readlink(link)
+        if os.path.exists(link):
+            log.warning("replacing %s, which pointed to %s (another emulator may be using it)", link, old)
+        link.unlink()
+    elif link.exists():
+        raise TransportError(f"{link} exists and is not a symlink; not replacing it")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
 
 
 class PtyTransport(Transport):
@@ -29,28 +65,32 @@ class PtyTransport(Transport):
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
         self._closed = False
+        self._linked = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._host_speed: int | None = None
+        #: called with the new rate when the host reconfigures its side of the pty
+        self.on_host_baud: Callable[[int], None] | None = None
 
     async def open(self) -> None:
-        if self.master >= 0:
+        if self.master >= 0 or self._closed:
             return
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave, termios.TCSANOW)
-        attrs = termios.tcgetattr(self.slave)
-        attrs[3] &= ~(termios.ECHO | termios.ICANON)
-        termios.tcsetattr(self.slave, termios.TCSANOW, attrs)
-        os.set_blocking(self.master, False)
-        self.path = os.ttyname(self.slave)
-        if self.link is not None:
-            try:
-                if self.link.is_symlink() or self.link.exists():
-                    if not self.link.is_symlink():
-                        raise TransportError(f"{self.link} exists and is not a symlink; not replacing it")
-                    self.link.unlink()
-                self.link.parent.mkdir(parents=True, exist_ok=True)
-                self.link.symlink_to(self.path)
-            except OSError as exc:
-                raise TransportError(f"cannot create link {self.link}: {exc}") from exc
+        master, slave = os.openpty()
+        try:
+            tty.setraw(slave, termios.TCSANOW)
+            os.set_blocking(master, False)
+            path = os.ttyname(slave)
+            if self.link is not None:
+                try:
+                    _replace_link(self.link, path)
+                except OSError as exc:
+                    raise TransportError(f"cannot create link {self.link}: {exc.strerror or exc}") from exc
+        except BaseException:
+            os.close(master)
+            os.close(slave)
+            raise
+        self.master, self.slave, self.path = master, slave, path
+        self._linked = self.link is not None
+        self._host_speed = termios.tcgetattr(slave)[5]
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self.master, self._readable.set)
 
@@ -61,14 +101,16 @@ class PtyTransport(Transport):
             try:
                 data = os.read(self.master, 65536)
             except BlockingIOError:
-                data = None
+                data = b""
             except OSError as exc:
-                if exc.errno == errno.EIO:
-                    data = None
-                    await asyncio.sleep(0.05)
-                    continue
-                raise
+                if exc.errno != errno.EIO:
+                    raise
+                # no slave open (cannot happen while we hold ours): wait for a host
+                await asyncio.sleep(0.05)
+                continue
             if data:
+                if self.on_host_baud is not None:
+                    self._check_host_speed()
                 return data
             self._readable.clear()
             await self._readable.wait()
@@ -80,16 +122,23 @@ class PtyTransport(Transport):
         view = memoryview(data)
         while view and not self._closed:
             try:
-                n = os.write(self.master, view)
-                view = view[n:]
+                view = view[os.write(self.master, view) :]
             except BlockingIOError:
-                assert self._loop is not None
-                self._writable.clear()
-                self._loop.add_writer(self.master, self._writable.set)
-                try:
-                    await self._writable.wait()
-                finally:
-                    self._loop.remove_writer(self.master)
+                await self._wait_writable()
+            except OSError as exc:
+                if exc.errno != errno.EIO:
+                    raise
+                return  # nobody can read it: dropped, as on a UART without a listener
+
+    async def _wait_writable(self) -> None:
+        assert self._loop is not None
+        self._writable.clear()
+        self._loop.add_writer(self.master, self._writable.set)
+        try:
+            await self._writable.wait()
+        finally:
+            if self.master >= 0:
+                self._loop.remove_writer(self.master)
 
     async def close(self) -> None:
         if self._closed:
@@ -105,20 +154,26 @@ class PtyTransport(Transport):
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self.master = self.slave = -1
-        if self.link is not None and self.link.is_symlink():
+        if self._linked and self.link is not None and self.link.is_symlink():
             with contextlib.suppress(OSError):
                 if os.readlink(self.link) == self.path:
                     self.link.unlink()
 
+    # ------------------------------------------------------------ baud rate
     def host_baud(self) -> int | None:
-        """The baud rate the host configured on its side of the pty, if any."""
+        """The baud rate the host configured on its side of the pty, if known."""
         if self.slave < 0:
             return None
-        speed = termios.tcgetattr(self.slave)[5]
-        for name in dir(termios):
-            if name.startswith("B") and name[1:].isdigit() and getattr(termios, name) == speed:
-                return int(name[1:])
-        return None
+        return SPEEDS.get(termios.tcgetattr(self.slave)[5])
+
+    def _check_host_speed(self) -> None:
+        with contextlib.suppress(termios.error):
+            speed = termios.tcgetattr(self.slave)[5]
+            if speed != self._host_speed:
+                self._host_speed = speed
+                baud = SPEEDS.get(speed)
+                if baud is not None and self.on_host_baud is not None:
+                    self.on_host_baud(baud)
 
     def describe(self) -> str:
         return f"{self.path} (link {self.link})" if self.link else self.path
