@@ -132,10 +132,8 @@ class Tmp102(I2cDevice):
             self.words[self.pointer] = data[1] << 8 | data[2]
 
     def read(self, length: int, now: float) -> bytes:
-        if self.pointer == 0:
-            word = (round(self.temperature / 0.0625) & 0xFFF) << 4
-        else:
-            word = self.words.get(self.pointer, 0)
+        temp = (round(self.temperature / 0.0625) & 0xFFF) << 4
+        word = temp if self.pointer == 0 else self.words.get(self.pointer, 0)
         pair = word.to_bytes(2, "big")
         return bytes(pair[i % 2] for i in range(length))
 
