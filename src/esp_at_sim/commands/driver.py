@@ -184,7 +184,7 @@ def _i2c_address(value: int, index: int) -> int:
 
 
 def _i2c_port(ctx: CommandContext, args: Args) -> int:
-    port = args.int(0, 0, 1)
+    port: int = args.int(0, 0, 1)
     if port >= _rules(ctx.module).i2c_ports:
         raise ParamInvalid(0)
     return port

@@ -338,7 +338,7 @@ def _build(entry: dict[str, Any]) -> AdcInput | I2cDevice | SpiFlash:
             max_mv=float(entry.get("max_mv", 1000.0)),
             period=float(entry.get("period", 1.0)),
         )
-        if part.period <= 0:
+        if float(entry.get("period", 1.0)) <= 0:
             raise ConfigError("[[peripheral]] period must be positive")
     elif kind == "i2c":
         known |= {"address", "model", "temperature", "registers"}
