@@ -83,8 +83,10 @@ class UartPump:
                 with contextlib.suppress(TimeoutError):
                     await module.wait_ready(timeout=3600)
                     break
-        read, receive = transport.read, module.receive
+        read, receive, rx_ready = transport.read, module.receive, module.rx_ready
         while True:
+            if not rx_ready.is_set():
+                await rx_ready.wait()  # flow control: the module cannot take more input now
             data = await read()
             if not data:
                 return

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from esp_at_sim.transports.base import Transport
 
-FINALS = (b"OK", b"ERROR", b"SEND OK", b"SEND FAIL", b"SET OK", b"SEND Canceled")
+FINALS = (b"OK", b"ERROR", b"SEND OK", b"SEND FAIL", b"SET OK", b"SEND Canceled", b"SEND CANCELLED")
 
 
 @dataclass

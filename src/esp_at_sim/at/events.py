@@ -72,6 +72,7 @@ class Result(Enum):
     SEND_FAIL = "SEND FAIL"
     SET_OK = "SET OK"
     SEND_CANCELED = "SEND Canceled"
+    SEND_CANCELLED = "SEND CANCELLED"  # AT+CIPSENDL cut short by +++
     NONE = ""  # the command ends without a result line of its own
 
 

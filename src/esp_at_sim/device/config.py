@@ -33,6 +33,8 @@ class ModuleConfig:
     uart_baud: int | None = None  # initial baud; default from factory params
     mac: str | None = None  # base MAC override "aa:bb:cc:dd:ee:ff"
     seed: str = ""  # world seed mixed into generated MACs
+    port_map: tuple[tuple[int, int], ...] = ()  # module port -> host port for servers (0: any free port)
+    max_links: int | None = None  # raise the chip's link limit (AT_SOCKET_MAX_CONN_NUM in a custom build)
 
     def __post_init__(self) -> None:
         get_profile(self.chip)  # raises ConfigError for unknown chips
@@ -45,6 +47,9 @@ class ModuleConfig:
             raise ConfigError("command_sets must be 'all', 'official' or a list of groups")
         if self.boot_time < 0:
             raise ConfigError("boot_time must not be negative")
+        for pair in self.port_map:
+            if len(pair) != 2 or not all(isinstance(p, int) and 0 <= p < 65536 for p in pair) or pair[0] == 0:
+                raise ConfigError(f"port_map: {pair!r} is not a pair of ports")
 
     @property
     def profile(self) -> ChipProfile:

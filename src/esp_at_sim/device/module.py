@@ -136,6 +136,10 @@ class Module:
         self._power_task: asyncio.Task[Any] | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
         self._ready = asyncio.Event()
+        #: cleared while the module cannot take more host bytes (UART flow control): the
+        #: driver stops reading the transport, so the host's writes block instead of being lost
+        self.rx_ready = asyncio.Event()
+        self.rx_ready.set()
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._init_mfg()
         self.world.attach(self)
@@ -199,6 +203,7 @@ class Module:
 
     def _go_down(self) -> None:
         self.powered = False
+        self.rx_ready.set()
         self._ready.clear()
         self.engine.power_off()
         self.output.hold(False)

@@ -10,10 +10,15 @@ SNTP, ping) asks this service whether there is a network, resolves names
 through it and opens connections through it.
 
 Names resolve through the world's DNS table (``[dns]`` in a scenario) first,
-then as literal addresses, then through the host resolver. Connections go out
-through real host sockets; traffic to another module's virtual address is
-routed inside the world by the TCP/IP layer (see ``services/fabric.py`` once
-present), which plugs into :meth:`NetIf.open_connection` via ``router``.
+then as literal addresses, then as mDNS names of modules in the world
+(``espressif.local``), then through the host resolver. A connection to another
+module's virtual address is routed inside the world by the fabric
+(``world/net.py``), with this module's virtual address as its source;
+everything else goes out through real host sockets.
+
+Two levels of API: :meth:`open_connection` gives asyncio streams (MQTT, HTTP,
+WebSocket); :meth:`create_connection`, :meth:`create_datagram` and
+:meth:`start_server` give transports for a protocol (the AT links).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import ssl as ssl_module
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from esp_at_sim.world.net import Address, FabricTransport, NetFabric, fabric_of
 
 if TYPE_CHECKING:
     from esp_at_sim.device.module import Module
@@ -61,18 +68,48 @@ class NetIf:
         self.interfaces: dict[str, IpConfig] = {}
         self.ipv6: dict[str, list[str]] = {}
         self.dns_servers: list[str] = []
+        self.macs: dict[str, str] = {}
         self._listeners: list[Listener] = []
-        #: set by the TCP/IP layer to route to in-world peers; returns None for "not mine"
+        #: an extra router tried before the fabric; returns None for "not mine"
         self.router: Router | None = None
+        self.fabric: NetFabric = fabric_of(module.world)
+        module.scope.on_close(self._release)
 
     # ------------------------------------------------------------- state
     def up(self, iface: str, cfg: IpConfig) -> None:
+        old = self.interfaces.get(iface)
+        if old is not None and old.ip != cfg.ip:
+            self.fabric.unregister(old.ip, self)
         self.interfaces[iface] = cfg
+        self.fabric.register(cfg.ip, self)
         self._emit(iface, cfg)
 
     def down(self, iface: str) -> None:
-        if self.interfaces.pop(iface, None) is not None:
+        cfg = self.interfaces.pop(iface, None)
+        if cfg is not None:
+            if cfg.ip not in {c.ip for c in self.interfaces.values()}:
+                self.fabric.unregister(cfg.ip, self)
             self._emit(iface, None)
+
+    def _release(self) -> None:
+        """The boot ends (reboot, deep sleep, stop): the addresses leave the world."""
+        for cfg in self.interfaces.values():
+            self.fabric.unregister(cfg.ip, self)
+        self.interfaces.clear()
+
+    def mac(self, iface: str) -> str:
+        """The interface's MAC: set by Wi-Fi/Ethernet, else derived from the chip's base MAC
+        (station = base, SoftAP = base + 1, Ethernet = base + 3, as ESP-IDF does)."""
+        if iface in self.macs:
+            return self.macs[iface]
+        cfg_mac = self.module.config.mac
+        if cfg_mac:
+            base = bytes(int(x, 16) for x in cfg_mac.split(":"))
+        else:
+            base = self.module.profile.base_mac(f"{self.module.config.seed}/{self.module.name}")
+        offset = {STA: 0, AP: 1, ETH: 3}.get(iface, 0)
+        value = (int.from_bytes(base, "big") + offset) & 0xFFFF_FFFF_FFFF
+        return ":".join(f"{b:02x}" for b in value.to_bytes(6, "big"))
 
     def listen(self, fn: Listener) -> Callable[[], None]:
         """Called with (iface, config or None) on every change."""
@@ -95,10 +132,32 @@ class NetIf:
         if not self.online:
             raise NoNetwork()
 
+    def source_ip(self, dst: str | None = None) -> str:
+        """The address this module speaks from towards ``dst``."""
+        self.require()
+        if dst is not None:
+            try:
+                addr = ipaddress.ip_address(dst)
+            except ValueError:
+                addr = None
+            if addr is not None and addr.version == 4:
+                for cfg in self.interfaces.values():
+                    if addr in cfg.network:
+                        return cfg.ip
+        for iface in (STA, ETH, AP):
+            if iface in self.interfaces:
+                return self.interfaces[iface].ip
+        return next(iter(self.interfaces.values())).ip
+
+    def is_virtual(self, ip: str) -> bool:
+        return self.fabric.is_virtual(ip)
+
     # --------------------------------------------------------- resolving
     async def resolve(self, host: str, family: int = socket.AF_INET) -> str:
         """Name to address; raises LookupError when it cannot be resolved."""
         table = self.module.world.dns
+        if host in self.fabric.dns_blackhole:
+            raise LookupError(host)
         if host in table:
             return table[host]
         try:
@@ -108,6 +167,9 @@ class NetIf:
             pass
         if not self.online:
             raise LookupError(host)
+        local = self.fabric.mdns_hosts.get(host.lower().removesuffix("."))
+        if local is not None:
+            return local
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, None, family=family, type=socket.SOCK_STREAM)
@@ -135,11 +197,127 @@ class NetIf:
             routed = self.router(addr, port, ssl=ssl, server_hostname=server_hostname, **kwargs)
             if routed is not None:
                 return await routed
-        return await asyncio.open_connection(
-            addr,
-            port,
-            ssl=ssl,
-            server_hostname=(server_hostname or host) if ssl else None,
-            local_addr=None,
-            **kwargs,
+        loop = asyncio.get_running_loop()
+        limit = kwargs.pop("limit", 2**16)
+        reader = asyncio.StreamReader(limit=limit, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        transport, _ = await self.create_connection(lambda: protocol, addr, port)
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        if ssl is not None:
+            name = server_hostname if server_hostname is not None else host
+            await writer.start_tls(ssl, server_hostname=name or None)
+        return reader, writer
+
+    async def create_connection(
+        self,
+        protocol_factory: Callable[[], asyncio.BaseProtocol],
+        addr: str,
+        port: int,
+        *,
+        family: int = 0,
+    ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+        """A plain TCP connection to a resolved address: in-world or a host socket."""
+        self.require()
+        if self.fabric.is_virtual(addr):
+            fabric_end, protocol = await self.fabric.connect_tcp(self.source_ip(addr), (addr, port), protocol_factory)
+            return fabric_end, protocol
+        host, hport = self.fabric.redirect(addr, port)
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_connection(protocol_factory, host, hport, family=family)
+        return transport, protocol
+
+    async def create_datagram(
+        self,
+        protocol_factory: Callable[[], asyncio.DatagramProtocol],
+        local_port: int = 0,
+        *,
+        family: int = socket.AF_INET,
+    ) -> tuple[asyncio.DatagramTransport, asyncio.DatagramProtocol]:
+        """A host UDP socket on loopback for this module (the in-world side is :meth:`bind_udp`)."""
+        self.require()
+        loop = asyncio.get_running_loop()
+        host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+        transport, protocol = await loop.create_datagram_endpoint(
+            protocol_factory, local_addr=(host, self.host_port(local_port) if local_port else 0), family=family
         )
+        return transport, protocol
+
+    def host_port(self, port: int) -> int:
+        """The host port a module port is served on (``port_map`` in the scenario)."""
+        return dict(self.module.config.port_map).get(port, port)
+
+    async def start_server(
+        self,
+        accept: Callable[[Address, Address], asyncio.Protocol | None],
+        port: int,
+        *,
+        family: int = socket.AF_INET,
+    ) -> Callable[[], None]:
+        """Listen on ``port``: on a host socket (127.0.0.1, or ``port_map``) and at every
+        virtual address of this module. ``accept(peer, local)`` returns the protocol of
+        an accepted connection or None to refuse it. Returns the function that stops it.
+        A server may start before any interface is up (it listens on all of them, as
+        lwIP's INADDR_ANY does); addresses that come up later are served too."""
+        loop = asyncio.get_running_loop()
+        host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+        hport = self.host_port(port)
+
+        def host_factory() -> asyncio.Protocol:
+            return _HostAccept(accept, (host, port))
+
+        server = await loop.create_server(host_factory, host, hport, family=family, reuse_address=True)
+        registered: dict[str, Callable[[Address], asyncio.Protocol | None]] = {}
+
+        def register(ip: str) -> None:
+            if ip in registered:
+                return
+
+            def fabric_accept(peer: Address) -> asyncio.Protocol | None:
+                return accept(peer, (ip, port))
+
+            try:
+                self.fabric.listen_tcp(ip, port, fabric_accept)
+            except OSError:
+                return
+            registered[ip] = fabric_accept
+
+        def on_change(iface: str, cfg: IpConfig | None) -> None:
+            current = {c.ip for c in self.interfaces.values()}
+            for ip in [ip for ip in registered if ip not in current]:
+                self.fabric.unlisten_tcp(ip, port, registered.pop(ip))
+            for ip in current:
+                register(ip)
+
+        for cfg in list(self.interfaces.values()):
+            register(cfg.ip)
+        unsubscribe = self.listen(on_change)
+
+        def stop() -> None:
+            unsubscribe()
+            server.close()
+            for ip, fn in registered.items():
+                self.fabric.unlisten_tcp(ip, port, fn)
+            registered.clear()
+
+        return stop
+
+
+class _HostAccept(asyncio.Protocol):
+    """Accepts a host-socket connection: asks the server, then hands over to its protocol."""
+
+    def __init__(self, accept: Callable[[Address, Address], asyncio.Protocol | None], local: Address) -> None:
+        self._accept = accept
+        self._local = local
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        peer = transport.get_extra_info("peername")
+        protocol = self._accept((str(peer[0]), int(peer[1])), self._local)
+        if protocol is None:
+            transport.abort()
+            return
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+
+
+__all__ = ["AP", "ETH", "STA", "FabricTransport", "IpConfig", "NetIf", "NoNetwork"]

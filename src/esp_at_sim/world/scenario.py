@@ -79,11 +79,20 @@ def _module_entry(raw: dict[str, Any], index: int, seed: str, state_dir: Path | 
         "baud",
         "mac",
         "state_dir",
+        "port_map",
+        "max_links",
     }
     unknown = set(raw) - allowed
     if unknown:
         raise ConfigError(f"[[module]] {raw.get('name', index)}: unknown keys {', '.join(sorted(unknown))}")
     sets = raw.get("command_sets", "all")
+    port_map = raw.get("port_map", {})
+    if not isinstance(port_map, dict):
+        raise ConfigError(f"[[module]] {raw.get('name', index)}: port_map must be a table such as {{80 = 8080}}")
+    try:
+        pairs = tuple((int(k), int(v)) for k, v in port_map.items())
+    except (TypeError, ValueError):
+        raise ConfigError(f"[[module]] {raw.get('name', index)}: port_map keys and values must be ports") from None
     cfg = ModuleConfig(
         name=str(raw.get("name", f"esp{index}")),
         chip=str(raw.get("chip", "esp32c3")),
@@ -97,6 +106,8 @@ def _module_entry(raw: dict[str, Any], index: int, seed: str, state_dir: Path | 
         uart_baud=raw.get("baud"),
         mac=raw.get("mac"),
         seed=seed,
+        port_map=pairs,
+        max_links=raw.get("max_links"),
     )
     return ModuleEntry(cfg, raw.get("uart"))
 
