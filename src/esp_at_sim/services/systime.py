@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 
 from esp_at_sim.world.world import World
 
+#: ``module.vars`` key with the offset from the module clock to Unix time (shared with services/tls.py)
+WALL_CLOCK_OFFSET = "sntp.wall_offset"
+
 if TYPE_CHECKING:
     from esp_at_sim.device.module import Module
 
@@ -38,9 +41,14 @@ class SystemTime:
 
     def now(self) -> float:
         """Seconds since the epoch, as the chip believes."""
+        offset = self.module.vars.get(WALL_CLOCK_OFFSET)
+        if offset is not None:
+            return float(self.module.clock.now() + float(offset))
         epoch, at = self.rtc.anchors[self.module.name]
         return epoch + (self.module.clock.now() - at)
 
     def set(self, epoch: float) -> None:
-        self.rtc.anchors[self.module.name] = (float(epoch), self.module.clock.now())
+        now = self.module.clock.now()
+        self.rtc.anchors[self.module.name] = (float(epoch), now)
+        self.module.vars[WALL_CLOCK_OFFSET] = float(epoch) - now
         self.synced = True
