@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 
 from esp_at_sim.transports.base import Transport
 
-FINALS = (b"OK", b"ERROR", b"SEND OK", b"SEND FAIL", b"SET OK", b"SEND Canceled", b"SEND CANCELLED")
+FINALS = (
+    b"OK",
+    b"ERROR",
+    b"SEND OK",
+    b"SEND FAIL",
+    b"SET OK",
+    b"SEND Canceled",
+    b"SEND CANCELLED",
+    b"WRITE OK",
+)
 
 
 @dataclass
@@ -34,7 +43,7 @@ class Reply:
 
     @property
     def ok(self) -> bool:
-        return self.final in (b"OK", b"SEND OK", b"SET OK")
+        return self.final in (b"OK", b"SEND OK", b"SET OK", b"WRITE OK")
 
     def info(self, prefix: str) -> list[str]:
         p = prefix.encode()

@@ -73,6 +73,7 @@ class Result(Enum):
     SET_OK = "SET OK"
     SEND_CANCELED = "SEND Canceled"
     SEND_CANCELLED = "SEND CANCELLED"  # AT+CIPSENDL cut short by +++
+    WRITE_OK = "WRITE OK"  # AT+USERRAM write
     NONE = ""  # the command ends without a result line of its own
 
 

@@ -60,7 +60,7 @@ class Availability(Protocol):
 class Command:
     """One AT command with up to four forms."""
 
-    name: str  # "+CWMODE", "" for plain AT, "E" for ATE
+    name: str  # "+CWMODE", "" for plain AT, "E0"/"E1" for ATE0/ATE1
     group: str = "base"
     doc: str = ""
     chips: frozenset[str] | None = None  # None: every chip that has the group
@@ -69,6 +69,8 @@ class Command:
     schema: Sequence[Param] | None = None  # for SET; None: handler gets Args
     variant: str | None = None  # "cur" / "def" for legacy aliases
     base: str | None = None  # for aliases, the current name
+    # forms that only some chips have (``AT+RST=<mode>`` on C2/C3): form -> chip keys
+    form_chips: dict[Form, frozenset[str]] = field(default_factory=dict)
 
     # -- declaration helpers (used as decorators) --------------------------
     def test(self, fn: Handler) -> Handler:
@@ -83,18 +85,27 @@ class Command:
         self.handlers[Form.EXECUTE] = fn
         return fn
 
-    def set(self, *schema: Param) -> Callable[[Handler], Handler]:
-        """Declare the set form; with no schema the handler receives ``Args``."""
+    def set(self, *schema: Param, chips: Iterable[str] | None = None) -> Callable[[Handler], Handler]:
+        """Declare the set form; with no schema the handler receives ``Args``.
+
+        ``chips`` limits the form to those chips (the command itself may exist
+        on more): elsewhere the form is answered like any missing form."""
 
         def deco(fn: Handler) -> Handler:
             self.handlers[Form.SET] = fn
             self.schema = list(schema) if schema else None
+            if chips is not None:
+                self.form_chips[Form.SET] = frozenset(chips)
             return fn
 
         return deco
 
-    def supports(self, form: Form) -> bool:
-        return form in self.handlers
+    def supports(self, form: Form, where: Availability | None = None) -> bool:
+        """Whether the command has ``form`` (on the chip of ``where``, if given)."""
+        if form not in self.handlers:
+            return False
+        chips = self.form_chips.get(form)
+        return chips is None or where is None or where.chip in chips
 
     def available(self, where: Availability) -> bool:
         if not where.has_group(self.group):
@@ -123,16 +134,18 @@ def parse_line(line: bytes) -> ParsedLine:
     rest = line[2:]
     if rest == b"":
         return ParsedLine("", Form.EXECUTE, b"")
-    if rest[:1] == b"E" and rest[1:].isdigit():
-        return ParsedLine("E", Form.SET, rest[1:])
-    if rest[:1] != b"+":
+    if rest[:1] == b"+":
+        i = 1
+    elif rest[:1].isalpha():
+        i = 0  # a basic command without "+": ATE0, ATE1 (names "E0", "E1")
+    else:
         raise UnsupportedCmd()
-    i = 1
+    start = i
     while i < len(rest) and (chr(rest[i]).isalnum() or rest[i] == 0x5F) and rest[i] < 0x80:
         i += 1
     name = rest[:i].decode("ascii")
     tail = rest[i:]
-    if len(name) < 2:
+    if i - start < 1:
         raise UnsupportedCmd()
     if tail == b"":
         return ParsedLine(name, Form.EXECUTE, b"")
@@ -191,6 +204,7 @@ class Registry:
             handlers=base.handlers,  # shared: forms declared later appear too
             variant=variant,
             base=base.name,
+            form_chips=base.form_chips,
         )
         self._commands[name] = cmd
         return cmd
@@ -213,7 +227,7 @@ class Registry:
         if cmd is None or not cmd.available(where):
             raise UnsupportedCmd()
         handler = cmd.handlers.get(parsed.form)
-        if handler is None:
+        if handler is None or not cmd.supports(parsed.form, where):
             raise CmdOpError()
         values: tuple[Any, ...] = ()
         if parsed.form is Form.SET:

@@ -50,6 +50,7 @@ from esp_at_sim.device.profiles import ChipProfile
 from esp_at_sim.device.scheduler import OutputScheduler
 from esp_at_sim.device.scope import TaskScope
 from esp_at_sim.device.settings import Settings
+from esp_at_sim.device.uart import default_config as default_uart_config
 from esp_at_sim.errors import AtError, ExecFail, HeapExhausted, NoAtPrefix, NoTerminator
 from esp_at_sim.world.world import World
 
@@ -228,8 +229,9 @@ class Module:
         self.boot_count += 1
         self.scope = TaskScope(f"{self.name}#{self.boot_count}")
         self.settings = Settings(self.nvs.user, self._sysstore_default())
-        default_baud = self.config.uart_baud or self.factory.uart_baudrate
-        self.set_uart_baud(self.settings.get("base", "uart_def", [default_baud])[0])
+        # the saved AT+UART_DEF rate, else the scenario's, else mfg_nvs factory_param
+        self.set_uart_baud(default_uart_config(self).baudrate)
+        self.output.filter = None  # AT+SYSMSGFILTER is RAM state
         self.engine = AtEngine(powered=False, max_line=256)
         for line in self.profile.rom_banner:
             self.chip_log(line)

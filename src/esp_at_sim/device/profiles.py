@@ -107,6 +107,17 @@ class ChipProfile:
     partitions: tuple[Partition, ...] = ()
     rom_banner: tuple[str, ...] = ()
     official_exclude: frozenset[str] = field(default_factory=frozenset)
+    # UART clock: the query of AT+UART_CUR reports the rate the divider really
+    # produces (sclk * 16 // divider); ESP8266 has no fractional divider
+    uart_sclk_hz: int = 40_000_000
+    uart_frac_div: bool = True
+    gpios: frozenset[int] = frozenset(range(22))  # GPIO_IS_VALID_GPIO
+    ota_slots: tuple[int, int] = (0x60000, 0x230000)  # ota_0 / ota_1 addresses
+    # AT+RFPOWER: accepted Wi-Fi range; the levels the PHY quantizes a set value
+    # down to (empty: it reports the set value); BLE power index after boot
+    rfpower_range: tuple[int, int] = (40, 84)
+    rfpower_levels: tuple[int, ...] = ()
+    ble_power_default: int = 11
 
     @property
     def official_groups(self) -> frozenset[str]:
@@ -221,6 +232,11 @@ PROFILES: dict[str, ChipProfile] = {
             mac_oui=(0x24, 0x0A, 0xC4),
             partitions=_BIG_PARTS,
             rom_banner=_rom("esp32", "rev1"),
+            rfpower_levels=(34, 44, 52, 56, 60, 66, 72, 78),
+            ble_power_default=1,
+            uart_sclk_hz=80_000_000,
+            gpios=frozenset(range(40)) - {20, 24, 28, 29, 30, 31},
+            ota_slots=(0x100000, 0x280000),
         ),
         ChipProfile(
             key="esp32c2",
@@ -243,6 +259,8 @@ PROFILES: dict[str, ChipProfile] = {
             mac_oui=(0x08, 0x3A, 0x8D),
             partitions=_SMALL_PARTS,
             rom_banner=_rom("esp8684", "api1-20220224"),
+            uart_sclk_hz=26_000_000,
+            gpios=frozenset(range(21)),
         ),
         ChipProfile(
             key="esp32c3",
@@ -284,6 +302,9 @@ PROFILES: dict[str, ChipProfile] = {
             mac_oui=(0x3C, 0xDC, 0x75),
             partitions=_C5_PARTS,
             rom_banner=_rom("esp32c5", "eco2-20250121"),
+            uart_sclk_hz=48_000_000,
+            gpios=frozenset(range(29)),
+            ota_slots=(0xA0000, 0x2C0000),
         ),
         ChipProfile(
             key="esp32c6",
@@ -305,6 +326,7 @@ PROFILES: dict[str, ChipProfile] = {
             mac_oui=(0x40, 0x4C, 0xCA),
             partitions=_SMALL_PARTS,
             rom_banner=_rom("esp32c6", "20220919"),
+            gpios=frozenset(range(31)),
         ),
         ChipProfile(
             key="esp32c61",
@@ -325,6 +347,8 @@ PROFILES: dict[str, ChipProfile] = {
             mac_oui=(0x8C, 0xFD, 0x49),
             partitions=_C5_PARTS,
             rom_banner=_rom("esp32c61", "20250117"),
+            gpios=frozenset(range(25)),
+            ota_slots=(0xA0000, 0x2C0000),
         ),
         ChipProfile(
             key="esp32s2",
@@ -345,6 +369,9 @@ PROFILES: dict[str, ChipProfile] = {
             mac_oui=(0x7C, 0xDF, 0xA1),
             partitions=_BIG_PARTS,
             rom_banner=_rom("esp32s2", "rc4-20191025"),
+            uart_sclk_hz=80_000_000,
+            gpios=frozenset(range(47)) - {22, 23, 24, 25},
+            ota_slots=(0x100000, 0x280000),
         ),
         ChipProfile(
             key="esp8266",
@@ -367,6 +394,12 @@ PROFILES: dict[str, ChipProfile] = {
             mac_oui=(0x5C, 0xCF, 0x7F),
             partitions=_parts(0xF9000, 28 * 1024, 0, 0)[:1],
             rom_banner=(" ets Jan  8 2013,rst cause:1, boot mode:(3,6)", "load 0x40100000, len 2592, room 16"),
+            rfpower_range=(40, 82),
+            rfpower_levels=(32, 48, 56, 64, 68, 74, 78, 82),
+            uart_sclk_hz=80_000_000,
+            uart_frac_div=False,
+            gpios=frozenset(range(17)),
+            ota_slots=(0x10000, 0x110000),
         ),
     )
 }
