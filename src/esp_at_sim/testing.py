@@ -159,6 +159,15 @@ class AtHost:
         self.transcript.append(("out", data))
         self.buffer += data
 
+    async def receive(self, deadline: float) -> bool:
+        """Wait (until the loop time ``deadline``) for more bytes into ``buffer``;
+        False when nothing came."""
+        try:
+            await self._fill(deadline)
+        except ExpectTimeout:
+            return False
+        return True
+
     def _timeout_message(self) -> str:
         return f"timed out; unread bytes: {bytes(self.buffer)!r}"
 
