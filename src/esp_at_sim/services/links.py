@@ -45,7 +45,10 @@ IPD_MAX = 2920  # bytes of one active-mode +IPD (CIPRECVTYPE: "2920 bytes each t
 RAW_MAX = 8192  # bytes written at once in passthrough
 ACTIVE_HIGH = 8192  # stop reading the socket above this many unsent bytes
 RECV_WINDOW = 5760  # passive-mode buffer (the lwIP socket receive window)
-UDP_QUEUE_MAX = 16 * 1024  # datagrams beyond this are dropped, as lwIP's recvmbox does
+UDP_QUEUE_MAX = 16 * 1024
+SOCKET_READ = (
+    8192  # bytes taken from a host socket per read  # datagrams beyond this are dropped, as lwIP's recvmbox does
+)
 
 
 @dataclass
@@ -84,6 +87,10 @@ class StreamLinkProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.link.transport = transport
+        if hasattr(transport, "max_size"):
+            # asyncio reads 256 KiB at a time; the chip's window is a few KiB, and a
+            # small read keeps what sits in the module bounded once reading pauses
+            transport.max_size = SOCKET_READ
 
     def data_received(self, data: bytes) -> None:
         self.link.on_data(data)

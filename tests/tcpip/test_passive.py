@@ -1,0 +1,109 @@
+"""Passive receive: data waits in the module until AT+CIPRECVDATA; nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+
+from tests.tcpip.conftest import TcpPeer, UdpPeer, online
+
+from esp_at_sim import Module
+from esp_at_sim.services.links import RECV_WINDOW, SOCKET_READ, LinkTable
+
+
+async def test_passive_tcp_single_as_in_the_spec_example(esp: Module) -> None:
+    peer = await TcpPeer(echo=False).start()
+    h = esp.host
+    try:
+        online(esp)
+        await h.send(f'AT+CIPSTART="TCP","127.0.0.1",{peer.port}')
+        await h.expect(b"CONNECT\r\n\r\nOK\r\n")
+        await h.send("AT+CIPRECVTYPE=1")
+        await h.expect(b"\r\nOK\r\n")
+        await peer.connected.wait()
+        peer.writers[0].write(b"test")
+        await h.expect(b"\r\n+IPD,4\r\n")
+        await h.send("AT+CIPRECVLEN?")
+        await h.expect(b"+CIPRECVLEN:4\r\n\r\nOK\r\n")
+        await h.send("AT+CIPRECVDATA=4")
+        await h.expect(b"+CIPRECVDATA:4,test\r\nOK\r\n")
+        await h.send("AT+CIPRECVDATA=4")
+        await h.expect(b"\r\nERROR\r\n")  # nothing left
+        peer.writers[0].write(b"abcdef")
+        await h.expect(b"\r\n+IPD,6\r\n")
+        await h.send("AT+CIPRECVDATA=2")
+        await h.expect(b"+CIPRECVDATA:2,ab\r\nOK\r\n")
+        await h.expect(b"\r\n+IPD,4\r\n")  # the rest is announced again after a read
+        await peer.close()
+        await h.expect_silence(0.1)  # CLOSED waits until the data is read
+        await h.send("AT+CIPRECVDATA=100")
+        await h.expect(b"+CIPRECVDATA:4,cdef\r\nOK\r\n")
+        await h.expect(b"CLOSED\r\n")
+    finally:
+        await peer.close()
+
+
+async def test_passive_one_mebibyte_by_hash_with_flow_control(esp: Module) -> None:
+    peer = await TcpPeer(echo=False).start()
+    h = esp.host
+    blob = os.urandom(1 << 20)
+    try:
+        online(esp)
+        await h.send("AT+CIPMUX=1")
+        await h.expect(b"\r\nOK\r\n")
+        await h.send("AT+CIPRECVTYPE=5,1")
+        await h.expect(b"\r\nOK\r\n")
+        await h.send(f'AT+CIPSTART=2,"TCP","127.0.0.1",{peer.port}')
+        await h.expect(b"2,CONNECT\r\n\r\nOK\r\n")
+        await peer.connected.wait()
+        writer = peer.writers[0]
+        writer.write(blob)
+        drain = asyncio.ensure_future(writer.drain())
+        got = bytearray()
+        while len(got) < len(blob):
+            await h.read_until(b"+IPD,2,")
+            await h.read_until(b"\r\n")
+            await h.send("AT+CIPRECVDATA=2,4096")
+            head = await h.read_until(b",")
+            n = int(head.split(b":")[1][:-1])
+            got += await h.read_exactly(n)
+            await h.expect(b"\r\nOK\r\n")
+            # the module never buffers more than its window
+            assert esp.service(LinkTable).links[2].buffered <= RECV_WINDOW + SOCKET_READ
+        await drain
+        assert hashlib.sha256(got).digest() == hashlib.sha256(blob).digest()
+    finally:
+        await peer.close()
+
+
+async def test_passive_udp_one_datagram_per_read(esp: Module) -> None:
+    peer = await UdpPeer(echo=False).start()
+    h = esp.host
+    try:
+        online(esp)
+        for cmd in ("AT+CIPMUX=1", "AT+CIPRECVTYPE=5,1", "AT+CIPDINFO=1"):
+            await h.send(cmd)
+            await h.expect(b"\r\nOK\r\n")
+        await h.send(f'AT+CIPSTART=1,"UDP","127.0.0.1",{peer.port},0,2')
+        await h.expect(b"1,CONNECT\r\n\r\nOK\r\n")
+        await h.send("AT+CIPSEND=1,2")
+        await h.read_until(b">")
+        await h.write(b"hi")
+        await h.read_until(b"SEND OK\r\n")
+        await asyncio.wait_for(peer.got.wait(), 5)
+        module_addr = peer.datagrams[0][1]
+        assert peer.transport is not None
+        peer.transport.sendto(b"first-datagram", module_addr)
+        await h.expect(b"\r\n+IPD,1,14\r\n")
+        peer.transport.sendto(b"second", module_addr)
+        await asyncio.sleep(0.05)
+        await h.send("AT+CIPRECVLEN?")
+        await h.expect(b"+CIPRECVLEN:0,20,0,0,0\r\n\r\nOK\r\n")
+        await h.send("AT+CIPRECVDATA=1,5")
+        await h.expect(f'+CIPRECVDATA:5,"127.0.0.1",{peer.port},first\r\nOK\r\n'.encode())
+        await h.expect(b"\r\n+IPD,1,6\r\n")  # the rest of the first datagram is gone
+        await h.send("AT+CIPRECVDATA=1,100")
+        await h.expect(f'+CIPRECVDATA:6,"127.0.0.1",{peer.port},second\r\nOK\r\n'.encode())
+    finally:
+        await peer.close()
