@@ -46,6 +46,10 @@ class Scenario:
         for name, loader in SECTION_LOADERS.items():
             if name in self.data:
                 loader(world, self.data[name])
+        for index, raw in enumerate(self.data.get("module", [])):
+            for key, key_loader in MODULE_KEY_LOADERS.items():
+                if isinstance(raw, dict) and key in raw:
+                    key_loader(world, str(raw.get("name", f"esp{index}")), raw[key])
         return world
 
 
@@ -53,6 +57,21 @@ SectionLoader = Callable[[World, Any], None]
 #: table name -> loader; chapters register theirs (world.wifi registers "access_point"...)
 SECTION_LOADERS: dict[str, SectionLoader] = {}
 _KNOWN = {"world", "module", "event"}
+
+
+ModuleKeyLoader = Callable[[World, str, Any], None]
+#: extra ``[[module]]`` keys claimed by chapters: key -> loader(world, module name, value)
+MODULE_KEY_LOADERS: dict[str, ModuleKeyLoader] = {}
+
+
+def module_key(name: str) -> Callable[[ModuleKeyLoader], ModuleKeyLoader]:
+    """Claim a ``[[module]]`` key (``ble_hci = "tcp-server:..."``) for a chapter."""
+
+    def deco(fn: ModuleKeyLoader) -> ModuleKeyLoader:
+        MODULE_KEY_LOADERS[name] = fn
+        return fn
+
+    return deco
 
 
 def section(name: str) -> Callable[[SectionLoader], SectionLoader]:
@@ -82,7 +101,7 @@ def _module_entry(raw: dict[str, Any], index: int, seed: str, state_dir: Path | 
         "port_map",
         "max_links",
     }
-    unknown = set(raw) - allowed
+    unknown = set(raw) - allowed - set(MODULE_KEY_LOADERS)
     if unknown:
         raise ConfigError(f"[[module]] {raw.get('name', index)}: unknown keys {', '.join(sorted(unknown))}")
     sets = raw.get("command_sets", "all")
