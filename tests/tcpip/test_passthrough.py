@@ -169,3 +169,21 @@ async def test_server_passthrough_single_client(esp: Module) -> None:
         await leave(esp)
     finally:
         writer.close()
+
+
+async def test_savetranslink_reconnects_at_boot(esp: Module, tcp_echo: TcpPeer) -> None:
+    h = esp.host
+    await h.send(f'AT+SAVETRANSLINK=1,"127.0.0.1",{tcp_echo.port},"TCP"')
+    await h.expect(b"\r\nOK\r\n")
+    await h.send("AT+RST")
+    await h.expect(b"\r\nOK\r\n")
+    await h.read_until(b"ready\r\n")
+    await asyncio.sleep(0.05)
+    online(esp)  # Wi-Fi comes up after the boot
+    await asyncio.wait_for(tcp_echo.connected.wait(), 10)
+    await asyncio.sleep(0.1)
+    await h.write(b"transparent")
+    assert await h.read_exactly(11) == b"transparent"
+    await leave(esp)
+    r = await h.command("AT+SAVETRANSLINK=0")  # echo is back on after the reset
+    assert r.final == b"OK"

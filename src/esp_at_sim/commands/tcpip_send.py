@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from esp_at_sim.at.events import DataReceived, Final, Prompt, Result
 from esp_at_sim.at.params import Args, Int
 from esp_at_sim.at.registry import command
+from esp_at_sim.commands.basic_trans import transmit_interval
 from esp_at_sim.commands.tcpip import links_of
 from esp_at_sim.device.context import CommandContext
 from esp_at_sim.errors import ExecFail, ParamInvalid
@@ -24,6 +25,7 @@ from esp_at_sim.services.netif import NetIf
 from esp_at_sim.services.passthrough import PassthroughSender
 
 if TYPE_CHECKING:
+    from esp_at_sim.device.module import Module
     from esp_at_sim.world.net import Address
 
 DOC = "TCP-IP_AT_Commands.rst"
@@ -215,14 +217,9 @@ async def _cipsendl(ctx: CommandContext, args: Args) -> Final:
     return Final(Result.SEND_FAIL if failed or sent < received else Result.SEND_OK)
 
 
-def trans_interval(module: object) -> int:
-    """AT+TRANSINTVL in milliseconds (kept by the Basic chapter in settings ``trans``)."""
-    settings = module.settings  # type: ignore[attr-defined]
-    for key in ("transintvl", "interval", "intvl"):
-        value = settings.get("trans", key)
-        if value is not None:
-            return int(value)
-    return 20
+def trans_interval(module: Module) -> int:
+    """AT+TRANSINTVL in milliseconds (kept by the Basic chapter)."""
+    return transmit_interval(module)
 
 
 # ----------------------------------------------------------------- AT+CIPMODE

@@ -250,6 +250,7 @@ class _TlsAccept(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.link.transport = transport
+        transport.pause_reading()  # type: ignore[attr-defined]  # the ClientHello is for the TLS layer
         self.task = self.link.table.module.scope.spawn(self._handshake(transport), name="tls-accept")
 
     async def _handshake(self, transport: Any) -> None:
@@ -262,7 +263,7 @@ class _TlsAccept(asyncio.Protocol):
                 HANDSHAKE_TIMEOUT,
             )
         except (ssl.SSLError, OSError, ConnectionError, TimeoutError) as exc:
-            link.table.module.chip_log(f"esp-tls: server handshake failed: {exc}")
+            link.table.module.chip_log(f"esp-tls: server handshake failed: {exc!r}")
             link.table.remove(link)
             if not transport.is_closing():
                 transport.abort()

@@ -239,6 +239,8 @@ class Link:
         if not self.is_udp:
             self.transport = None  # a datagram socket is closed when the link is released
         self.writable.set()
+        if self.table.links.get(self.id) is not self:
+            return  # still being set up (a failed handshake): the command reports it
         self.table.on_link_lost(self, exc)
         self.table.schedule(self)
 
@@ -298,6 +300,8 @@ class Link:
             self._maybe_resume(ACTIVE_HIGH // 2)
             return t.fmt_ipd(self, len(out), self.remote) + out
         if self.peer_closed and not self.buffered and not self.gone:
+            if t.links.get(self.id) is not self:
+                return None
             t.remove(self)
             return t.fmt_closed(self) if t.report_close(self) else None
         return None
