@@ -800,6 +800,18 @@ class BleStack(GattEvents):
             return
         self.listener.write(link.index, srv, char, desc, value)
 
+    def notification_sink(self, link: BleLink) -> Any:
+        """Where this connection's notifications and indications go."""
+
+        def sink(srv: int, char: int, value: bytes, indication: bool) -> None:
+            if self.links.get(link.index) is not link:
+                return
+            if self.spp is not None and self.spp.on_client_notification(link, srv, char, value):
+                return
+            self.listener.notification(link.index, srv, char, value, indication)
+
+        return sink
+
     def mitm(self, connection: Any) -> bool:
         link = self.link_of(connection)
         return link is not None and link.mitm
