@@ -10,8 +10,6 @@ in and out (readable, with escapes) until Ctrl-C.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
 import signal
 import sys
@@ -26,13 +24,10 @@ from rich.console import Console
 from rich.table import Table
 
 from esp_at_sim.device.config import ModuleConfig
-from esp_at_sim.device.module import Module
-from esp_at_sim.driver import serve
 from esp_at_sim.errors import EspAtSimError
-from esp_at_sim.transports.base import Transport, open_transport
-from esp_at_sim.transports.tap import Record, TapTransport, escape
-from esp_at_sim.world.clock import Clock
+from esp_at_sim.transports.tap import Record, escape
 from esp_at_sim.world.scenario import ModuleEntry, Scenario, load_scenario, parse_scenario
+from esp_at_sim.world_runner import ControlOptions, WorldRunner
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__)
 err = Console(stderr=True)
@@ -90,36 +85,36 @@ async def _run(
     pace: bool,
     time_scale: float,
     console: Console,
+    *,
+    record_dir: Path | None = None,
+    control: ControlOptions | None = None,
 ) -> None:
-    world = scenario.build_world()
-    world.clock = Clock(time_scale)
-    modules: list[tuple[Module, Transport]] = []
-    try:
-        for entry, uart in zip(scenario.modules, uarts, strict=True):
-            module = Module(entry.config, world=world)
-            module.log_sink = functools.partial(byte_log.chip, module.name)
-            inner = open_transport(uart)
-            await inner.open()
-            tap: Transport = TapTransport(inner, keep=False, on_record=functools.partial(byte_log.record, module.name))
-            modules.append((module, tap))
+    runner = WorldRunner(
+        scenario,
+        uarts,
+        time_scale=time_scale,
+        pace=pace,
+        record_dir=record_dir,
+        on_record=byte_log.record,
+        on_chip_log=byte_log.chip,
+        report=lambda msg: console.print(f"[dim]event {msg}[/]", highlight=False),
+        control=control,
+    )
+    async with runner:
         table = Table(title="esp-at-sim", show_lines=False)
         for col in ("module", "chip", "module name", "UART"):
             table.add_column(col)
-        for module, tap in modules:
-            table.add_row(module.name, module.profile.name, module.factory.module_name, tap.describe())
+        for row in runner.rows():
+            table.add_row(*row)
         console.print(table)
-        for _module, tap in modules:
-            console.print(f"UART on {tap.describe()}", highlight=False)
-        async with asyncio.TaskGroup() as tg:
-            for module, tap in modules:
-                tg.create_task(serve(module, tap, pace=pace))
-                await module.power_on()
-    finally:
-        for module, tap in modules:
-            with contextlib.suppress(Exception):
-                await module.stop()
-            with contextlib.suppress(Exception):
-                await tap.close()
+        for port in runner.ports.values():
+            console.print(f"UART on {port.describe()}", highlight=False)
+        if runner.control_server is not None:
+            console.print(
+                f"control: {runner.control_server.url}  token: {runner.control_server.token}", highlight=False
+            )
+            console.print(f"dashboard: {runner.control_server.dashboard_url}", highlight=False)
+        await runner.wait()
 
 
 @app.callback(invoke_without_command=True)
@@ -136,6 +131,21 @@ def main_command(
     log: Annotated[Path | None, typer.Option("--log", help="also write the byte log to FILE")] = None,
     pace: Annotated[bool, typer.Option("--pace", help="pace output to the emulated baud rate")] = False,
     time_scale: Annotated[float, typer.Option("--time-scale", help="run the world N times faster")] = 1.0,
+    virtual_time: Annotated[
+        bool, typer.Option("--virtual-time", help="world time jumps ahead whenever nothing happens (scripted runs)")
+    ] = False,
+    control: Annotated[
+        str | None, typer.Option("--control", help="serve the control API and dashboard on HOST:PORT")
+    ] = None,
+    control_token: Annotated[
+        str | None, typer.Option("--control-token", envvar="ESP_AT_SIM_TOKEN", help="bearer token (default: random)")
+    ] = None,
+    control_remote: Annotated[
+        bool, typer.Option("--control-remote", help="allow --control on an address other than loopback")
+    ] = False,
+    record: Annotated[
+        Path | None, typer.Option("--record", help="save each UART session as DIR/<module>.jsonl")
+    ] = None,
     verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="log every byte (-vv: debug)")] = 0,
 ) -> None:
     if ctx.invoked_subcommand is not None:
@@ -157,6 +167,9 @@ def main_command(
         elif chip:
             first = sc.modules[0]
             sc.modules[0] = ModuleEntry(replace(first.config, chip=chip, module_name=None), first.uart)
+        control_opts = _control_options(control, control_token, control_remote, sdir) if control else None
+        if time_scale <= 0:
+            raise EspAtSimError("--time-scale must be positive")
         opts = {"tcp": tcp, "serial": serial, "baud": str(baud), "stdio": "1" if stdio else None, "pty_link": pty_link}
         uarts = [_uart_for(e, i, opts) for i, e in enumerate(sc.modules)]
     except EspAtSimError as exc:
@@ -172,10 +185,16 @@ def main_command(
         assert task is not None
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
-        await _run(sc, uarts, byte_log, pace, time_scale, console)
+        await _run(sc, uarts, byte_log, pace, time_scale, console, record_dir=record, control=control_opts)
 
     try:
-        asyncio.run(runner())
+        if virtual_time:
+            from esp_at_sim.world.clock import VirtualTimeLoop
+
+            with asyncio.Runner(loop_factory=VirtualTimeLoop) as arunner:
+                arunner.run(runner())
+        else:
+            asyncio.run(runner())
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     except EspAtSimError as exc:
@@ -184,6 +203,28 @@ def main_command(
     finally:
         if log_file:
             log_file.close()
+
+
+def _control_options(spec: str, token: str | None, remote: bool, state_dir: Path) -> ControlOptions:
+    host, _, port = spec.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit():
+        raise EspAtSimError(f"bad --control address {spec!r}; expected HOST:PORT")
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    if not loopback and not remote:
+        raise EspAtSimError(f"--control {spec}: not a loopback address; add --control-remote to allow it")
+    return ControlOptions(host, int(port), token, remote, state_dir / "control.json")
+
+
+def _register_subcommands() -> None:
+    from esp_at_sim.cli_ctl import ctl_app
+    from esp_at_sim.cli_replay import register as register_replay
+
+    app.add_typer(ctl_app, name="ctl")
+    register_replay(app)
+
+
+_register_subcommands()
 
 
 def main() -> None:

@@ -46,11 +46,19 @@ def fault(name: str, description: str, **params: str) -> Callable[[FaultHandler]
     return deco
 
 
-async def inject(world: World, name: str, **params: Any) -> None:
-    """Apply a fault; raises ConfigError for unknown faults or parameters."""
+def load_faults() -> dict[str, Fault]:
+    """Make sure every area has registered its faults; returns the registry."""
     from esp_at_sim.device.module import load_commands
 
     load_commands()
+    import esp_at_sim.world.uart_faults  # noqa: F401 - registers the UART faults
+
+    return FAULTS
+
+
+async def inject(world: World, name: str, **params: Any) -> None:
+    """Apply a fault; raises ConfigError for unknown faults or parameters."""
+    load_faults()
     f = FAULTS.get(name)
     if f is None:
         raise ConfigError(f"unknown fault {name!r}; known: {', '.join(sorted(FAULTS))}")
