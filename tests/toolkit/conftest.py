@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from esp_at_sim.testing import AtHost
+from esp_at_sim.testing import AtHost, ExpectTimeout
 from esp_at_sim.world.scenario import parse_scenario
 from esp_at_sim.world_runner import ControlOptions, WorldRunner
 
@@ -51,6 +52,10 @@ async def runner() -> AsyncIterator[WorldRunner]:
 async def host0(runner: WorldRunner) -> AsyncIterator[AtHost]:
     path = runner.ports["esp0"].inner.path  # type: ignore[attr-defined]
     host = await AtHost.open_pty(path)
+    # "ready" may or may not have been flushed by opening the pty: start clean
+    with contextlib.suppress(ExpectTimeout):
+        await host.read_until(b"ready\r\n", timeout=0.3)
+    host.buffer.clear()
     try:
         yield host
     finally:

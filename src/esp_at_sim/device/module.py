@@ -141,6 +141,8 @@ class Module:
         #: driver stops reading the transport, so the host's writes block instead of being lost
         self.rx_ready = asyncio.Event()
         self.rx_ready.set()
+        #: what the wire does to host bytes before the chip sees them (UART faults); None: nothing
+        self.line_in: Callable[[bytes], bytes] | None = None
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._init_mfg()
         self.world.attach(self)
@@ -317,6 +319,8 @@ class Module:
     # ---------------------------------------------------------------- input
     def receive(self, data: bytes) -> None:
         """Bytes from the host, as the UART delivers them."""
+        if self.line_in is not None:  # an impaired wire (UART faults)
+            data = self.line_in(data)
         if not data:
             return
         now = self.clock.now()

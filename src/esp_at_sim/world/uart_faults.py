@@ -3,8 +3,8 @@
 Theory of operation
 -------------------
 A :class:`UartLine` sits between a module and whatever transport serves it:
-it wraps the module's input (``receive``) and what it writes to its UART
-(``output.write_now``), so it works the same for a pty, TCP, RFC 2217
+it filters the module's input (the ``line_in`` hook of ``Module.receive``)
+and what it writes to its UART (``output.write_now``), so it works the same for a pty, TCP, RFC 2217
 or the in-memory UART of a test. It is installed on a module the first time a
 line fault is injected and is idle (two attribute checks per chunk) otherwise.
 
@@ -84,9 +84,8 @@ class UartLine:
         self.module = module
         self.rng = random.Random(f"{module.world.seed}/{module.name}/uart")
         self.dirs = {"in": _Impairment(), "out": _Impairment()}
-        self._receive: Callable[[bytes], None] = module.receive
         self._write_now: Callable[..., None] = module.output.write_now
-        module.receive = self._faulty_receive  # type: ignore[method-assign]
+        module.line_in = self._faulty_input
         module.output.write_now = self._faulty_write_now  # type: ignore[method-assign]
 
     @classmethod
@@ -98,12 +97,11 @@ class UartLine:
         assert isinstance(line, UartLine)
         return line
 
-    def _faulty_receive(self, data: bytes) -> None:
+    def _faulty_input(self, data: bytes) -> bytes:
         imp = self.dirs["in"]
         if imp.active:
             data = imp.apply(data, self.rng, self.module.clock.now())
-        if data:
-            self._receive(data)
+        return data
 
     def _faulty_write_now(self, data: bytes, *, filtered: bool = True) -> None:
         imp = self.dirs["out"]
