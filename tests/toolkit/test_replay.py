@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from esp_at_sim.errors import ConfigError
-from esp_at_sim.testing import AtHost
 from esp_at_sim.replay import Chunk, Transcript, convert_log, load, loads, replay, unescape
+from esp_at_sim.testing import AtHost
 
 from .conftest import start_runner, two_modules
 
