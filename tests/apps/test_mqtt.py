@@ -287,9 +287,14 @@ async def test_tls_schemes(tmp_path: Path) -> None:
         await h.expect(b"\r\nOK\r\n")
         await h.send("AT+MQTTCLEAN=0")
         await h.expect(b"\r\nOK\r\n")
-        # scheme 3 (verify the server): no CA yet -> TLS configuration error
+        # scheme 3 (verify the server): the factory CA does not know this server
         await h.send('AT+MQTTUSERCFG=0,3,"esp","","",0,0,""')
         await h.read_until(b"OK\r\n")
+        await h.send(f'AT+MQTTCONN=0,"127.0.0.1",{broker.tls},0')
+        await h.expect(b"+MQTTDISCONNECTED:0\r\nERR CODE:0x010a600b\r\n\r\nERROR\r\n")
+        # no CA at all (erased with AT+SYSMFG): a TLS configuration error
+        await h.send('AT+SYSMFG=0,"mqtt_ca"')
+        await h.expect(b"\r\nOK\r\n")
         await h.send(f'AT+MQTTCONN=0,"localhost",{broker.tls},0')
         await h.expect(b"ERR CODE:0x010a6009\r\n\r\nERROR\r\n")
         pki.install(m, "mqtt")
