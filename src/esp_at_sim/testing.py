@@ -30,6 +30,7 @@ FINALS = (
     b"SEND Canceled",
     b"SEND CANCELLED",
     b"WRITE OK",
+    b"FAIL",
 )
 
 

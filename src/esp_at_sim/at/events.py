@@ -74,6 +74,7 @@ class Result(Enum):
     SEND_CANCELED = "SEND Canceled"
     SEND_CANCELLED = "SEND CANCELLED"  # AT+CIPSENDL cut short by +++
     WRITE_OK = "WRITE OK"  # AT+USERRAM write
+    FAIL = "FAIL"  # NONOS AT 1.x failures (AT+CWJAP_CUR...)
     NONE = ""  # the command ends without a result line of its own
 
 
@@ -88,7 +89,7 @@ class Final:
 
     @property
     def ok(self) -> bool:
-        return self.result is not Result.ERROR
+        return self.result not in (Result.ERROR, Result.FAIL)
 
 
 @dataclass(frozen=True, slots=True)
