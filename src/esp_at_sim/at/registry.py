@@ -231,8 +231,12 @@ class Registry:
             raise CmdOpError()
         values: tuple[Any, ...] = ()
         if parsed.form is Form.SET:
-            if cmd.schema is not None:
-                values = tuple(parse_args(cmd.schema, parsed.args))
+            schema = cmd.schema
+            if cmd.base is not None:  # an alias binds with its base command's schema
+                base = self._commands.get(cmd.base)
+                schema = base.schema if base is not None else None
+            if schema is not None:
+                values = tuple(parse_args(schema, parsed.args))
             else:
                 try:
                     values = (Args(tokenize(parsed.args)),)

@@ -29,8 +29,8 @@ from esp_at_sim.services.wifi import (
     WifiService,
 )
 from esp_at_sim.services.wifi_config import NS, StationConfig, chip_wifi
-from esp_at_sim.world.radio import ACTIVE_DWELL, CHANNELS_5, PASSIVE_DWELL, seeded_random
 from esp_at_sim.world.wifi import MAX_SSID, REASON_ASSOC_LEAVE, ScanEntry, mac_text, parse_mac
+from esp_at_sim.world.wifi_radio import ACTIVE_DWELL, CHANNELS_5, PASSIVE_DWELL, seeded_random
 
 DOC = "Wi-Fi_AT_Commands.rst"
 
@@ -155,7 +155,10 @@ async def _cwmode_s(ctx: CommandContext, mode: int, auto_connect: int) -> None:
     wifi = need_init(ctx)
     if legacy(ctx) and mode == 0:
         raise ParamInvalid(0)  # NONOS AT has no null mode
-    wifi.set_mode(mode, auto_connect=bool(auto_connect), persist=persist(ctx))
+    old = wifi.mode
+    ctx.module.settings.set(NS, "mode", mode, persist=persist(ctx))
+    # the interfaces start and stop after OK; "WIFI DISCONNECT" follows it
+    ctx.after(lambda: wifi.apply_mode(old, mode, auto_connect=bool(auto_connect)))
 
 
 # ---------------------------------------------------------- AT+CWBANDWIDTH

@@ -16,8 +16,8 @@ from esp_at_sim.services.netif import IpConfig, NetIf
 from esp_at_sim.services.softap import POOL_SIZE
 from esp_at_sim.services.wifi import MODE_AP, MODE_STA, WifiService
 from esp_at_sim.services.wifi_config import NS, SoftApConfig, chip_wifi, interface_mac
-from esp_at_sim.world.radio import CHANNELS_5
 from esp_at_sim.world.wifi import MAX_SSID, REASON_AUTH_LEAVE, mac_text
+from esp_at_sim.world.wifi_radio import CHANNELS_5
 
 
 def need_ap(ctx: CommandContext) -> WifiService:
@@ -105,8 +105,10 @@ cwqif = command("+CWQIF", group="wifi", doc=f"{DOC}#cmd-QIF", generations=(2, 99
 @cwqif.execute
 async def _cwqif_e(ctx: CommandContext) -> None:
     wifi = need_ap(ctx)
-    if wifi.softap.ap is not None:
-        wifi.softap.ap.deauth(None, REASON_AUTH_LEAVE)
+    ap = wifi.softap.ap
+    if ap is not None:
+        # the deauthentication goes out after OK; "+STA_DISCONNECTED" follows
+        ctx.after(lambda: ap.deauth(None, REASON_AUTH_LEAVE))
 
 
 @cwqif.set(Str("mac"))
@@ -116,7 +118,7 @@ async def _cwqif_s(ctx: CommandContext, mac: bytes) -> None:
     ap = wifi.softap.ap
     if ap is None or station not in ap.stations:
         raise ExecFail()
-    ap.deauth(station, REASON_AUTH_LEAVE)
+    ctx.after(lambda: ap.deauth(station, REASON_AUTH_LEAVE))
 
 
 # ---------------------------------------------------------------- AT+CWDHCP
@@ -222,6 +224,7 @@ def _declare_mac(name: str, iface: str, anchor: str) -> None:
         if value == other:
             raise ExecFail()
         ctx.module.settings.set(NS, f"{iface}_mac", value.hex(), persist=persist(ctx))
+        wifi.publish_macs()
         if iface == "ap":
             wifi.softap.restart()
 

@@ -26,8 +26,8 @@ from esp_at_sim.errors import ExecFail, ParamInvalid
 from esp_at_sim.services.wifi import MODE_STA, WifiService
 from esp_at_sim.services.wifi_config import NS, StationConfig
 from esp_at_sim.world.eap import METHOD_TLS, EapCredentials, ca_certificate, issue_client, pem
-from esp_at_sim.world.radio import AUTH_RANK, best_rank
 from esp_at_sim.world.wifi import MAX_SSID, WifiAir, parse_mac
+from esp_at_sim.world.wifi_radio import AUTH_RANK, best_rank
 
 # ------------------------------------------------------------ SmartConfig
 

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from esp_at_sim.services.netif import IpConfig, NetIf
 from esp_at_sim.services.wifi_config import NS, SoftApConfig, chip_wifi, interface_mac
-from esp_at_sim.world.radio import Security
 from esp_at_sim.world.wifi import REASON_AUTH_LEAVE, AccessPoint, AccessPointSpec
+from esp_at_sim.world.wifi_radio import Security
 
 if TYPE_CHECKING:
     from esp_at_sim.services.wifi import WifiService

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from esp_at_sim.services.netif import IpConfig, NetIf
 from esp_at_sim.services.wifi_config import NS, StationConfig, interface_mac
-from esp_at_sim.world.radio import ACTIVE_DWELL, AUTH_RANK, CHANNELS_5, Security, best_rank, seeded_random
+from esp_at_sim.world.radio.coex import set_wifi_active, wifi_share
 from esp_at_sim.world.sae import SaeError, SaePeer
 from esp_at_sim.world.wifi import (
     REASON_4WAY_TIMEOUT,
@@ -64,7 +64,9 @@ from esp_at_sim.world.wifi import (
     AccessPoint,
     ScanEntry,
     WifiAir,
+    mac_text,
 )
+from esp_at_sim.world.wifi_radio import ACTIVE_DWELL, AUTH_RANK, CHANNELS_5, Security, best_rank, seeded_random
 from esp_at_sim.world.wpa import Akm, HandshakeError, Supplicant, psk_pmk
 
 if TYPE_CHECKING:
@@ -218,12 +220,18 @@ class Station:
         if not sweep:
             return []
         found = self.wifi.air.scan(self.name, set(sweep), ssid=ssid, bssid=bssid)
-        if stop_at_first and found:
-            first = min(sweep.index(e.channel) for e in found)
-            await self.module.clock.sleep(dwell * (first + 1))
-            return [e for e in found if sweep.index(e.channel) == first]
-        await self.module.clock.sleep(dwell * len(sweep))
-        return found
+        # one radio: while Bluetooth is on the air too, each channel takes longer
+        set_wifi_active(self.module, True)
+        dwell /= max(0.1, wifi_share(self.module))
+        try:
+            if stop_at_first and found:
+                first = min(sweep.index(e.channel) for e in found)
+                await self.module.clock.sleep(dwell * (first + 1))
+                return [e for e in found if sweep.index(e.channel) == first]
+            await self.module.clock.sleep(dwell * len(sweep))
+            return found
+        finally:
+            set_wifi_active(self.module, False)
 
     # ------------------------------------------------------------ the join
     async def connect(self, cfg: StationConfig, timeout: float, *, eap: EapCredentials | None = None) -> int:
@@ -591,7 +599,14 @@ class WifiService:
         self._listeners: list[Listener] = []
         self.sta = Station(self)
         self.softap: SoftAp = SoftAp(self)
+        self.publish_macs()
         module.scope.on_close(self._shutdown)
+
+    def publish_macs(self) -> None:
+        """Tell the network interfaces which MACs the Wi-Fi uses (AT+CIFSR...)."""
+        macs = self.module.service(NetIf).macs
+        macs["sta"] = mac_text(self.sta.mac)
+        macs["ap"] = mac_text(self.softap.mac)
 
     # ------------------------------------------------------------ listening
     def listen(self, fn: Listener) -> Callable[[], None]:

@@ -38,7 +38,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from esp_at_sim.errors import ConfigError
 from esp_at_sim.world.dhcp import DhcpOffer, DhcpServer
 from esp_at_sim.world.faults import fault
-from esp_at_sim.world.radio import (
+from esp_at_sim.world.sae import SaeError, SaePeer
+from esp_at_sim.world.scenario import section
+from esp_at_sim.world.wifi_radio import (
     SENSITIVITY,
     Security,
     band_of,
@@ -46,8 +48,6 @@ from esp_at_sim.world.radio import (
     seeded_random,
     valid_channel,
 )
-from esp_at_sim.world.sae import SaeError, SaePeer
-from esp_at_sim.world.scenario import section
 from esp_at_sim.world.wpa import Akm, Authenticator, HandshakeError, psk_pmk, rsn_element
 
 if TYPE_CHECKING:
