@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bumble import hci
+
 
 class ClassicMixin:
     def _init_classic(self) -> None:
@@ -36,3 +38,7 @@ class ClassicMixin:
 
     def _on_page(self, link: Any) -> None:
         pass
+
+    # commands a host sends at power-on that need no action here
+    def on_hci_write_secure_connections_host_support_command(self, _c: Any) -> Any:
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)

@@ -22,6 +22,7 @@ from bumble.host import Host
 
 from esp_at_sim.services.ble.controller import AirController
 from esp_at_sim.services.ble.gatt_server import AtGattServer
+from esp_at_sim.services.ble.security import NvsKeyStore
 from esp_at_sim.world.radio import BleAir, coex
 
 if TYPE_CHECKING:
@@ -56,6 +57,30 @@ class EspDevice(Device):
     def on_advertising_report(self, report: Any) -> None:
         if self.raw_report_listener is not None:
             self.raw_report_listener(report)
+
+    async def get_long_term_key(self, connection_handle: int, rand: bytes, ediv: int) -> bytes | None:
+        """The LTK a peer asks for when it encrypts the link.
+
+        A legacy-pairing bond keeps two LTKs; the peer (central) uses the one
+        this device distributed, which its EDIV/Rand identify - Bumble's own
+        lookup hands the other one to a peripheral.
+        """
+        connection = self.lookup_connection(connection_handle)
+        if connection is None:
+            return None
+        ltk = self.smp_manager.get_long_term_key(connection, rand, ediv)
+        if ltk is not None:
+            return ltk
+        keys = await self.keystore.get(str(connection.peer_address)) if self.keystore is not None else None
+        if keys is None:
+            return None
+        if keys.ltk is not None:
+            return keys.ltk.value
+        for key in (keys.ltk_central, keys.ltk_peripheral):
+            if key is not None and (key.ediv or 0) == ediv and (key.rand or bytes(8)) == rand:
+                return key.value
+        mine = keys.ltk_central if connection.role == hci.Role.PERIPHERAL else keys.ltk_peripheral
+        return None if mine is None else mine.value
 
 
 class BtRadio:
@@ -124,6 +149,7 @@ class BtRadio:
         )
         host = Host(self.controller, self.controller)
         device = EspDevice(config=config, host=host)
+        device.keystore = NvsKeyStore(module)
         device.static_address = hci.Address.ANY_RANDOM
         device.random_address = hci.Address.ANY_RANDOM
         try:
@@ -133,6 +159,9 @@ class BtRadio:
             self._heap.free()
             self.controller = None
             raise
+        # the controller filters and resolves nothing by itself; connecting by
+        # identity address must not turn into a search for a private address
+        device.address_resolution_offload = True
         self.device = device
         coex.set_bt_active(module, True)
         export = air.hci_exports.get(module.name)
