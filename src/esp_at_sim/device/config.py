@@ -28,7 +28,7 @@ class ModuleConfig:
     generation: int | None = None  # firmware major version to emulate
     command_sets: str | tuple[str, ...] = "all"  # "all" | "official" | explicit groups
     quirks: frozenset[str] = field(default_factory=frozenset)
-    boot_time: float = 0.30  # seconds from power-on to "ready"
+    boot_time: float | None = None  # seconds from reset to "ready"; None: the chip's typical time
     uart_buffer: int = 16 * 1024
     uart_baud: int | None = None  # initial baud; default from factory params
     mac: str | None = None  # base MAC override "aa:bb:cc:dd:ee:ff"
@@ -45,11 +45,16 @@ class ModuleConfig:
             raise ConfigError(f"unknown quirks: {', '.join(sorted(unknown))}")
         if isinstance(self.command_sets, str) and self.command_sets not in ("all", "official"):
             raise ConfigError("command_sets must be 'all', 'official' or a list of groups")
-        if self.boot_time < 0:
+        if self.boot_time is not None and self.boot_time < 0:
             raise ConfigError("boot_time must not be negative")
         for pair in self.port_map:
             if len(pair) != 2 or not all(isinstance(p, int) and 0 <= p < 65536 for p in pair) or pair[0] == 0:
                 raise ConfigError(f"port_map: {pair!r} is not a pair of ports")
+
+    @property
+    def ready_after(self) -> float:
+        """Seconds from reset to ``ready``."""
+        return self.profile.boot_time if self.boot_time is None else self.boot_time
 
     @property
     def profile(self) -> ChipProfile:

@@ -42,6 +42,7 @@ from esp_at_sim.at.events import (
 )
 from esp_at_sim.at.registry import REGISTRY, Registry, Resolved
 from esp_at_sim.at.state import EngineState
+from esp_at_sim.device.boot import boot_log
 from esp_at_sim.device.config import ModuleConfig
 from esp_at_sim.device.context import CommandContext, PassthroughSink
 from esp_at_sim.device.heap import Heap
@@ -235,12 +236,16 @@ class Module:
         self.set_uart_baud(default_uart_config(self).baudrate)
         self.output.filter = None  # AT+SYSMSGFILTER is RAM state
         self.engine = AtEngine(powered=False, max_line=256)
-        for line in self.profile.rom_banner:
+        ready_after = self.config.ready_after
+        elapsed = 0.0
+        for at, line in boot_log(self.profile, reason, ready_after):
+            if at > elapsed:
+                await self.clock.sleep(at - elapsed)
+                elapsed = at
             self.chip_log(line)
-        if "boot_log_on_at_port" in self.quirks:
-            banner = "\r\n".join(self.profile.rom_banner).encode() + b"\r\n"
-            self.output.write_now(banner, filtered=False)
-        await self.clock.sleep(self.config.boot_time)
+            if "boot_log_on_at_port" in self.quirks:
+                self.output.write_now(line.encode() + b"\r\n", filtered=False)
+        await self.clock.sleep(ready_after - elapsed)
         self.engine.power_on()
         self.powered = True
         self.booted_at = self.clock.now()
@@ -476,7 +481,7 @@ class Module:
         try:
             await module.power_on(wait_ready=False)
             if wait_ready:
-                await module.host.expect(b"\r\nready\r\n", timeout=10 + module.config.boot_time)
+                await module.host.expect(b"\r\nready\r\n", timeout=10 + module.config.ready_after)
             yield module
         finally:
             server.cancel()

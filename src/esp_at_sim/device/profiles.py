@@ -106,6 +106,9 @@ class ChipProfile:
     mac_oui: tuple[int, int, int] = (0x24, 0x0A, 0xC4)
     partitions: tuple[Partition, ...] = ()
     rom_banner: tuple[str, ...] = ()
+    #: seconds from reset to "ready": the bootloader loads the app after about
+    #: 0.4-0.8 s (Downloading_guide.rst logs), ESP-AT's init takes the rest
+    boot_time: float = 0.70
     official_exclude: frozenset[str] = field(default_factory=frozenset)
     # UART clock: the query of AT+UART_CUR reports the rate the divider really
     # produces (sclk * 16 // divider); ESP8266 has no fractional divider
@@ -185,7 +188,19 @@ def _parts(mfg_addr: int, mfg_size: int, fs_addr: int, fs_size: int) -> tuple[Pa
     )
 
 
-def _rom(chip: str, rev: str) -> tuple[str, ...]:
+def _app_start(app_ms: int) -> tuple[str, ...]:
+    """The second-stage bootloader and application lines, stamped in ms since reset."""
+    return (
+        "I (30) boot: ESP-IDF v5.4.4 2nd stage bootloader",
+        "I (31) boot: chip revision: v0.4",
+        f"I ({app_ms}) boot: Loaded app from partition at offset 0x60000",
+        f"I ({app_ms + 30}) cpu_start: Pro cpu start user code",
+        f"I ({app_ms + 70}) at-init: at param mode: 1",
+        f"I ({app_ms + 71}) at-init: v4.1.1.0 (s-32ff6e1)",
+    )
+
+
+def _rom(chip: str, rev: str, app_ms: int) -> tuple[str, ...]:
     return (
         f"ESP-ROM:{chip}-{rev}",
         "Build:Feb  7 2021",
@@ -196,11 +211,24 @@ def _rom(chip: str, rev: str) -> tuple[str, ...]:
         "load:0x403cc710,len:0x968",
         "load:0x403ce710,len:0x2f9c",
         "entry 0x403cc710",
-        "I (30) boot: ESP-IDF v5.4.4 2nd stage bootloader",
-        "I (31) boot: chip revision: v0.4",
-        "I (160) cpu_start: Pro cpu start user code",
-        "I (200) at-init: at param mode: 1",
-        "I (201) at-init: v4.1.1.0 (s-32ff6e1)",
+        *_app_start(app_ms),
+    )
+
+
+def _rom_esp32(app_ms: int) -> tuple[str, ...]:
+    return (
+        "ets Jun  8 2016 00:22:57",
+        "",
+        "rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)",
+        "configsip: 0, SPIWP:0xee",
+        "clk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00",
+        "mode:DIO, clock div:2",
+        "load:0x3fff0030,len:5884",
+        "ho 0 tail 12 room 4",
+        "load:0x40078000,len:15844",
+        "load:0x40080400,len:3560",
+        "entry 0x40080604",
+        *_app_start(app_ms),
     )
 
 
@@ -231,12 +259,13 @@ PROFILES: dict[str, ChipProfile] = {
             ble_power_range=(0, 7),
             mac_oui=(0x24, 0x0A, 0xC4),
             partitions=_BIG_PARTS,
-            rom_banner=_rom("esp32", "rev1"),
+            rom_banner=_rom_esp32(676),
             rfpower_levels=(34, 44, 52, 56, 60, 66, 72, 78),
             ble_power_default=1,
             uart_sclk_hz=80_000_000,
             gpios=frozenset(range(40)) - {20, 24, 28, 29, 30, 31},
             ota_slots=(0x100000, 0x280000),
+            boot_time=0.95,
         ),
         ChipProfile(
             key="esp32c2",
@@ -258,9 +287,10 @@ PROFILES: dict[str, ChipProfile] = {
             rst_mode=True,
             mac_oui=(0x08, 0x3A, 0x8D),
             partitions=_SMALL_PARTS,
-            rom_banner=_rom("esp8684", "api1-20220224"),
+            rom_banner=_rom("esp8684", "api1-20220224", 382),
             uart_sclk_hz=26_000_000,
             gpios=frozenset(range(21)),
+            boot_time=0.6,
         ),
         ChipProfile(
             key="esp32c3",
@@ -281,7 +311,8 @@ PROFILES: dict[str, ChipProfile] = {
             temp_sensor=True,
             mac_oui=(0x7C, 0xDF, 0xA1),
             partitions=_SMALL_PARTS,
-            rom_banner=_rom("esp32c3", "api1-20210207"),
+            rom_banner=_rom("esp32c3", "api1-20210207", 525),
+            boot_time=0.75,
         ),
         ChipProfile(
             key="esp32c5",
@@ -301,10 +332,11 @@ PROFILES: dict[str, ChipProfile] = {
             ble_stack="nimble",
             mac_oui=(0x3C, 0xDC, 0x75),
             partitions=_C5_PARTS,
-            rom_banner=_rom("esp32c5", "eco2-20250121"),
+            rom_banner=_rom("esp32c5", "eco2-20250121", 428),
             uart_sclk_hz=48_000_000,
             gpios=frozenset(range(29)),
             ota_slots=(0xA0000, 0x2C0000),
+            boot_time=0.65,
         ),
         ChipProfile(
             key="esp32c6",
@@ -325,8 +357,9 @@ PROFILES: dict[str, ChipProfile] = {
             gslp_min_ms=5,
             mac_oui=(0x40, 0x4C, 0xCA),
             partitions=_SMALL_PARTS,
-            rom_banner=_rom("esp32c6", "20220919"),
+            rom_banner=_rom("esp32c6", "20220919", 771),
             gpios=frozenset(range(31)),
+            boot_time=1.0,
         ),
         ChipProfile(
             key="esp32c61",
@@ -346,9 +379,10 @@ PROFILES: dict[str, ChipProfile] = {
             ble_power_range=(3, 15),
             mac_oui=(0x8C, 0xFD, 0x49),
             partitions=_C5_PARTS,
-            rom_banner=_rom("esp32c61", "20250117"),
+            rom_banner=_rom("esp32c61", "20250117", 570),
             gpios=frozenset(range(25)),
             ota_slots=(0xA0000, 0x2C0000),
+            boot_time=0.8,
         ),
         ChipProfile(
             key="esp32s2",
@@ -368,10 +402,11 @@ PROFILES: dict[str, ChipProfile] = {
             rfpower_wifi_cap=78,
             mac_oui=(0x7C, 0xDF, 0xA1),
             partitions=_BIG_PARTS,
-            rom_banner=_rom("esp32s2", "rc4-20191025"),
+            rom_banner=_rom("esp32s2", "rc4-20191025", 363),
             uart_sclk_hz=80_000_000,
             gpios=frozenset(range(47)) - {22, 23, 24, 25},
             ota_slots=(0x100000, 0x280000),
+            boot_time=0.6,
         ),
         ChipProfile(
             key="esp8266",
@@ -400,6 +435,7 @@ PROFILES: dict[str, ChipProfile] = {
             uart_frac_div=False,
             gpios=frozenset(range(17)),
             ota_slots=(0x10000, 0x110000),
+            boot_time=0.4,
         ),
     )
 }

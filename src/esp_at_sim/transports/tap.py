@@ -53,6 +53,7 @@ class TapTransport(Transport):
         jsonl: IO[str] | None = None,
     ) -> None:
         self.inner = inner
+        self.waits_for_ready = inner.waits_for_ready
         self.records: list[Record] = []
         self.keep = keep
         self.on_record = on_record

@@ -120,7 +120,7 @@ def _module_entry(raw: dict[str, Any], index: int, seed: str, state_dir: Path | 
         generation=raw.get("generation"),
         command_sets=tuple(sets) if isinstance(sets, list) else sets,
         quirks=frozenset(raw.get("quirks", [])),
-        boot_time=float(raw.get("boot_time", 0.30)),
+        boot_time=float(raw["boot_time"]) if "boot_time" in raw else None,
         uart_buffer=int(raw.get("uart_buffer", 16 * 1024)),
         uart_baud=raw.get("baud"),
         mac=raw.get("mac"),
