@@ -4,6 +4,7 @@ sockets on loopback still get answered first."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,10 @@ from esp_at_sim.world.clock import VirtualTimeLoop
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
+    if item.get_closest_marker("real_time") is not None:
+        # bytes relayed by another process (socat...) may take longer than the
+        # virtual loop's idle threshold on a busy machine: timeouts must be real
+        return {"real": asyncio.SelectorEventLoop}
     return {"vt": VirtualTimeLoop}
 
 

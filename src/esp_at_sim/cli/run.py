@@ -115,6 +115,10 @@ async def _serve_world(
                 _watch_baud(port.module, port.inner, byte_log)
             if table:
                 _print_table(runner.rows(), status)
+            else:
+                for port in runner.ports.values():
+                    m = port.module
+                    _status(status, f"{m.name}: {m.profile.name} ({m.factory.module_name}), {m.uart_baud} baud 8N1")
             many = len(runner.ports) > 1
             for port in runner.ports.values():
                 _status(status, f"{port.module.name + ': ' if many else ''}UART on {port.describe()}")

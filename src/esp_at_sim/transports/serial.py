@@ -74,11 +74,13 @@ class SerialTransport(Transport):
     async def read(self) -> bytes:
         if self.port is None:
             await self.open()
+        idle_wakeups = 0
         while not self._closed and not self._gone:
             try:
+                # a tty with VMIN=0 answers b"" rather than EAGAIN when it has nothing
                 data = os.read(self.fd, 65536)
             except BlockingIOError:
-                data = None
+                data = b""
             except OSError as exc:
                 if exc.errno in _GONE:
                     self._went_away(exc)
@@ -86,7 +88,8 @@ class SerialTransport(Transport):
                 raise
             if data:
                 return data
-            if data == b"":  # end of file: the device hung up
+            idle_wakeups += 1
+            if idle_wakeups > 1000:  # readable yet never any data: the line hung up
                 self._went_away(None)
                 break
             self._readable.clear()
