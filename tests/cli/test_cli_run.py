@@ -190,7 +190,7 @@ def test_cli_reports_a_bad_chip_and_a_taken_port(tmp_path: Path) -> None:
 
 
 async def test_baud_changes_are_reported_with_the_host_side_of_the_pty(tmp_path: Path) -> None:
-    from esp_at_sim.cli.run import Uart, _watch_baud
+    from esp_at_sim.cli.run import _watch_baud
     from esp_at_sim.device.config import ModuleConfig
     from esp_at_sim.device.module import Module
     from esp_at_sim.transports.pty import PtyTransport
@@ -202,7 +202,7 @@ async def test_baud_changes_are_reported_with_the_host_side_of_the_pty(tmp_path:
     module = Module(ModuleConfig(name="b0"))
     port = serial.Serial(str(tmp_path / "b.pty"), 115200)
     try:
-        _watch_baud(Uart(module, transport, transport), byte_log)
+        _watch_baud(module, transport, byte_log)
         module.set_uart_baud(921600)
         assert notes == ["b0 -- UART now 921600 baud (8N1); host side of the pty at 115200 (mismatch)"]
     finally:
