@@ -32,6 +32,8 @@ Lines:
     nothing may arrive for that long.
 ``@timeout SECONDS``
     how long each following ``<`` may wait (default 10).
+``@fault NAME KEY=VALUE...``
+    inject a fault of the world (``world/faults.py``: ``ap_down ssid=lab``...).
 
 Escapes in bytes: ``\r \n \t \0 \\ \xHH``, ``\{`` for a literal brace, and
 ``\s`` for a space (useful at the end of a line, where editors strip spaces).
@@ -124,10 +126,11 @@ def expectation(text: str) -> tuple[bytes, re.Pattern[bytes] | None]:
 @dataclass(frozen=True)
 class Step:
     lineno: int
-    kind: str  # "send" | "expect" | "sleep" | "silence" | "timeout"
+    kind: str  # "send" | "expect" | "sleep" | "silence" | "timeout" | "fault"
     data: bytes = b""
     pattern: re.Pattern[bytes] | None = None
     seconds: float = 0.0
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -166,6 +169,15 @@ def parse_transcript(text: str, name: str = "<transcript>", base: Path | None = 
             except ValueError:
                 raise TranscriptError(f"{name}:{lineno}: {head} needs seconds") from None
             t.steps.append(Step(lineno, head[1:], seconds=seconds))
+        elif head == "@fault":
+            fault_name, *pairs = rest.split()
+            params: dict[str, Any] = {}
+            for pair in pairs:
+                key, eq, value = pair.partition("=")
+                if not eq:
+                    raise TranscriptError(f"{name}:{lineno}: @fault NAME KEY=VALUE...")
+                params[key] = _config_value(value)
+            t.steps.append(Step(lineno, "fault", fault_name.encode(), params=params))
         elif head == "@chip":
             t.chip = rest.strip()
         elif head == "@config":
@@ -242,6 +254,10 @@ async def play(t: Transcript, module: Any) -> None:
             timeout = step.seconds
         elif step.kind == "sleep":
             await module.clock.sleep(step.seconds)
+        elif step.kind == "fault":
+            from esp_at_sim.world.faults import inject
+
+            await inject(module.world, step.data.decode(), **step.params)
         elif step.kind == "silence":
             deadline = loop.time() + module.clock.real_seconds(step.seconds)
             while not reader.buffer and await reader.fill(deadline):

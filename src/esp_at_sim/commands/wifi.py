@@ -456,6 +456,9 @@ async def _scan_and_print(
     wifi = need_init(ctx)
     if not wifi.mode & MODE_STA:
         raise ExecFail()
+    if wifi.sta.joining:
+        # ESP-IDF refuses a scan while the station is connecting (ESP_ERR_WIFI_STATE)
+        raise ExecFail()
     entries = await wifi.sta.scan(ssid=ssid, bssid=bssid, channels=channels, dwell=dwell)
     sort, mask, rssi_floor, authmask = _lapopt(ctx.module)
     shown = [e for e in entries if e.rssi >= rssi_floor and authmask >> e.ap.security.ecn & 1]
@@ -603,12 +606,16 @@ async def _cwbandmode_s(ctx: CommandContext, bandmode: int, auto_connect: int) -
     old = wifi.band_mode()
     ctx.module.settings.set(NS, "bandmode", bandmode, persist=persist(ctx))
     sta = wifi.sta
-    if sta.ap is not None and sta.ap.channel not in sta.allowed_channels():
-        sta.drop(REASON_ASSOC_LEAVE)
-        if auto_connect:
+
+    def switch() -> None:
+        lost = sta.ap is not None and sta.ap.channel not in sta.allowed_channels()
+        if lost:
+            sta.drop(REASON_ASSOC_LEAVE)
+        offline = not sta.connected and wifi.sta_enabled and wifi.stored_station_config()
+        if auto_connect and (lost or (old != bandmode and offline)):
             sta.start_reconnect(immediately=True)
-    elif old != bandmode and auto_connect and wifi.sta_enabled and not sta.connected and wifi.stored_station_config():
-        sta.start_reconnect(immediately=True)
+
+    ctx.after(switch)
 
 
 # ---------------------------------------------------- AT+CWSTAPROTO/CWAPPROTO

@@ -167,6 +167,7 @@ class Station:
         self._got_ip = asyncio.Event()
         self._attempts = 0
         self.last_reason = 0
+        self.joining = 0  # a join is under way: the radio cannot scan for the host meanwhile
 
     # ---------------------------------------------------------- properties
     @property
@@ -272,6 +273,13 @@ class Station:
 
     async def _attempt(self, cfg: StationConfig, eap: EapCredentials | None = None) -> int:
         """One join: scan, auth, assoc, keys. 0 on success, else a reason code."""
+        self.joining += 1
+        try:
+            return await self._join_steps(cfg, eap)
+        finally:
+            self.joining -= 1
+
+    async def _join_steps(self, cfg: StationConfig, eap: EapCredentials | None) -> int:
         rng = self._rng()
         clock = self.module.clock
         self.module.vars["wifi_sta_started"] = True
@@ -449,7 +457,7 @@ class Station:
             return
         rng = self._rng()
         backoff = 4.0
-        await self.module.clock.sleep(rng.uniform(0.05, 0.4))
+        await self.module.clock.sleep(rng.uniform(0.15, 1.0))  # DISCOVER..ACK with a home router
         while self.ap is not None:
             offer = self.ap.dhcp_request(self.mac, self.hostname)
             if offer is not None:
