@@ -252,8 +252,10 @@ async def _httpcget(ctx: CommandContext, args: Args) -> None:
         resp = await req.send("GET", [], tx_size=tx or None)
         _check_status(resp)
         try:
-            async for chunk in req.exchange.fill(piece):
-                await _emit(ctx, "+HTTPCGET", chunk)
+            async for chunks in req.exchange.fill(piece):
+                await ctx.module.send_data(
+                    b"".join(f"+HTTPCGET:{len(c)},".encode() + c + b"\r\n" for c in chunks), held=False
+                )
         except HttpError as exc:
             raise HttpFailed(exc.code) from None
     finally:

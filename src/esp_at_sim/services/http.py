@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 USER_AGENT = "ESP32 HTTP Client/1.0"
 CONNECTION_FAILED = 0x000
 READ_SIZE = 512  # esp_http_client's default buffer
+BULK_READ = 64 * 1024  # socket reads where the firmware's buffer size does not show
 
 
 class HttpError(Exception):
@@ -172,7 +173,9 @@ class HttpExchange:
     async def _feed(self, size: int) -> None:
         assert self._reader is not None
         try:
-            data = await self.module.clock.wait_for(self._reader.read(size), self.timeout)
+            # asyncio.timeout, not wait_for: no task per read on the bulk path
+            async with asyncio.timeout(self.module.clock.real_seconds(self.timeout)):
+                data = await self._reader.read(size)
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             raise HttpError(CONNECTION_FAILED, repr(exc)) from None
         self.conn.receive_data(data)
@@ -225,16 +228,18 @@ class HttpExchange:
             elif not self._done and self.conn.their_state is h11.SEND_BODY and self._eof():
                 raise HttpError(CONNECTION_FAILED, "connection closed mid-body")
 
-    async def fill(self, size: int) -> AsyncIterator[bytes]:
-        """Body pieces of exactly ``size`` bytes (the last may be shorter)."""
+    async def fill(self, size: int) -> AsyncIterator[list[bytes]]:
+        """Body pieces of exactly ``size`` bytes (the last may be shorter), in
+        batches: every piece complete after one socket read."""
         buf = bytearray()
-        async for piece in self.reads(max(size, READ_SIZE)):
-            buf += piece
-            while len(buf) >= size:
-                yield bytes(buf[:size])
-                del buf[:size]
+        async for data in self.reads(BULK_READ):
+            buf += data
+            n = len(buf) // size * size
+            if n:
+                yield [bytes(buf[i : i + size]) for i in range(0, n, size)]
+                del buf[:n]
         if buf:
-            yield bytes(buf)
+            yield [bytes(buf)]
 
     def _eof(self) -> bool:
         return self._reader is not None and self._reader.at_eof()

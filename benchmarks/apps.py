@@ -1,0 +1,234 @@
+"""Application protocols through the module vs the same work done directly.
+
+* MQTT publish rate, QoS 0 and 1: AT+MQTTPUB one command after the other
+  (as a host MCU does) vs paho-mqtt publishing directly; both measured until a
+  subscriber at the broker has every message. Target: 50 %.
+* HTTP GET of 1 MiB: AT+HTTPCGET (default 2 KiB pieces) vs aiohttp. Target: 40 %.
+* WebSocket echo round trip: AT+WSSEND and the ``+WS_DATA`` answer vs a
+  `websockets` client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from dataclasses import dataclass
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: float
+    reference: float
+    unit: str
+    target: float | None = None  # minimum value/reference ratio
+    higher_is_better: bool = True
+
+    @property
+    def ratio(self) -> float:
+        if self.higher_is_better:
+            return self.value / self.reference if self.reference else 0.0
+        return self.reference / self.value if self.value else 0.0
+
+    def unit_line(self) -> str:
+        goal = (
+            ""
+            if self.target is None
+            else f", target >= {self.target:.0%}{' MISSED' if self.ratio < self.target else ''}"
+        )
+        return f"{self.unit} (reference {self.reference:,.1f}: ratio {self.ratio:.0%}{goal})"
+
+    def line(self) -> str:
+        goal = (
+            ""
+            if self.target is None
+            else f" (target >= {self.target:.0%}{', MISSED' if self.ratio < self.target else ''})"
+        )
+        return f"{self.name}: {self.value:,.1f} {self.unit} vs reference {self.reference:,.1f} {self.unit}: ratio {self.ratio:.0%}{goal}"
+
+
+MQTT_MESSAGES = 400
+HTTP_SIZE = 1024 * 1024
+WS_ROUNDS = 200
+ROUNDS = 8
+
+
+async def _module():  # type: ignore[no-untyped-def]
+    from apps.support import go_online, quiet
+
+    from esp_at_sim import Module
+
+    cm = Module.start("esp32c3")
+    m = await cm.__aenter__()
+    go_online(m)
+    await quiet(m)
+    return cm, m
+
+
+async def _take_reply(h) -> bytes:  # type: ignore[no-untyped-def]
+    """A host that stores the whole reply and parses it afterwards (as with DMA):
+    it only looks at the tail for the final ``OK``."""
+    buf = bytearray(h.buffer)
+    h.buffer.clear()
+    while not buf.endswith(b"\r\nOK\r\n"):
+        buf += await asyncio.wait_for(h._read(), 60)
+    return bytes(buf)
+
+
+async def _count(peer, n: int) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(n):
+        await peer.deliver_message(timeout_duration=30)
+
+
+async def _mqtt(qos: int) -> Figure:
+    import paho.mqtt.client as paho
+    from apps.brokers import running_broker
+
+    async with running_broker() as broker:
+        async with broker.peer("counter") as peer:
+            await peer.subscribe([("bench/#", 1)])
+            cm, m = await _module()
+            try:
+                h = m.host
+                await h.command('AT+MQTTUSERCFG=0,1,"bench","","",0,0,""')
+                await h.command(f'AT+MQTTCONN=0,"127.0.0.1",{broker.tcp},0')
+                counting = asyncio.ensure_future(_count(peer, MQTT_MESSAGES))
+                t0 = time.perf_counter()
+                for i in range(MQTT_MESSAGES):
+                    r = await h.command(f'AT+MQTTPUB=0,"bench/at","message {i}",{qos},0')
+                    assert r.ok, r
+                await counting
+                module_rate = MQTT_MESSAGES / (time.perf_counter() - t0)
+                await h.command("AT+MQTTCLEAN=0")
+            finally:
+                await cm.__aexit__(None, None, None)
+            client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="direct")
+            client.connect("127.0.0.1", broker.tcp)
+            client.loop_start()
+            try:
+                counting = asyncio.ensure_future(_count(peer, MQTT_MESSAGES))
+                t0 = time.perf_counter()
+                for i in range(MQTT_MESSAGES):
+                    info = client.publish("bench/direct", f"message {i}", qos)
+                    if qos:
+                        await asyncio.to_thread(info.wait_for_publish, 10)
+                await counting
+                direct_rate = MQTT_MESSAGES / (time.perf_counter() - t0)
+            finally:
+                client.loop_stop()
+                client.disconnect()
+    return Figure(f"MQTT publish QoS {qos}", module_rate, direct_rate, "msg/s", target=0.5)
+
+
+async def _http() -> Figure:
+    import aiohttp
+    from aiohttp import web
+
+    body = bytes(range(256)) * (HTTP_SIZE // 256)
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=body)
+
+    app = web.Application()
+    app.router.add_get("/big", big)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}/big"
+    try:
+        cm, m = await _module()
+        try:
+            h = m.host
+            module_s = float("inf")
+            for _ in range(ROUNDS):  # the first round warms up; the best counts
+                t0 = time.perf_counter()
+                await h.send(f'AT+HTTPCGET="{url}"')
+                raw = await _take_reply(h)
+                module_s = min(module_s, time.perf_counter() - t0)
+                got, i = 0, raw.index(b"+HTTPCGET:")
+                while raw.startswith(b"+HTTPCGET:", i):
+                    comma = raw.index(b",", i)
+                    n = int(raw[i + 10 : comma])
+                    got += n
+                    i = comma + 1 + n + 2
+                assert got == HTTP_SIZE, got
+                h.transcript.clear()
+        finally:
+            await cm.__aexit__(None, None, None)
+        direct_s = float("inf")
+        # a new connection for every request, as AT+HTTPCGET makes one
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+            for _ in range(ROUNDS):
+                t0 = time.perf_counter()
+                async with session.get(url) as resp:
+                    data = await resp.read()
+                direct_s = min(direct_s, time.perf_counter() - t0)
+                assert len(data) == HTTP_SIZE
+    finally:
+        await runner.cleanup()
+    mib = HTTP_SIZE / (1024 * 1024)
+    return Figure("HTTP GET 1 MiB", mib / module_s, mib / direct_s, "MiB/s", target=0.4)
+
+
+async def _websocket() -> Figure:
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def echo(ws: ServerConnection) -> None:
+        async for msg in ws:
+            await ws.send(msg)
+
+    server = await serve(echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        cm, m = await _module()
+        try:
+            h = m.host
+            await h.command(f'AT+WSOPEN=0,"ws://127.0.0.1:{port}/"')
+            t0 = time.perf_counter()
+            for _ in range(WS_ROUNDS):
+                await h.send("AT+WSSEND=0,8")
+                await h.read_until(b">")
+                await h.write(b"ping-pon")
+                await h.read_until(b"+WS_DATA:0,8,ping-pon\r\n", timeout=10)
+            module_rtt = (time.perf_counter() - t0) / WS_ROUNDS
+            await h.command("AT+WSCLOSE=0")
+        finally:
+            await cm.__aexit__(None, None, None)
+        async with connect(f"ws://127.0.0.1:{port}/") as ws:
+            t0 = time.perf_counter()
+            for _ in range(WS_ROUNDS):
+                await ws.send("ping-pon")
+                await ws.recv()
+            direct_rtt = (time.perf_counter() - t0) / WS_ROUNDS
+    finally:
+        server.close()
+        await server.wait_closed()
+    return Figure("WebSocket echo round trip", module_rtt * 1e6, direct_rtt * 1e6, "us", higher_is_better=False)
+
+
+async def _all() -> list[Figure]:
+    import logging
+
+    logging.getLogger("amqtt").setLevel(logging.ERROR)
+    logging.getLogger("transitions").setLevel(logging.ERROR)
+    return [await _mqtt(0), await _mqtt(1), await _http(), await _websocket()]
+
+
+def run() -> list[tuple[str, float, str]]:
+    """Figures for ``python -m benchmarks``: the value, and in the unit its
+    reference from the same run and the ratio to it (real time, not virtual)."""
+    figures = asyncio.run(_all())
+    return [(f.name, f.value, f.unit_line()) for f in figures]
+
+
+if __name__ == "__main__":
+    for f in asyncio.run(_all()):
+        print(f.line())
