@@ -13,9 +13,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -49,7 +48,8 @@ class Figure:
             if self.target is None
             else f" (target >= {self.target:.0%}{', MISSED' if self.ratio < self.target else ''})"
         )
-        return f"{self.name}: {self.value:,.1f} {self.unit} vs reference {self.reference:,.1f} {self.unit}: ratio {self.ratio:.0%}{goal}"
+        measured = f"{self.value:,.1f} {self.unit} vs reference {self.reference:,.1f} {self.unit}"
+        return f"{self.name}: {measured}: ratio {self.ratio:.0%}{goal}"
 
 
 MQTT_MESSAGES = 400
@@ -60,7 +60,6 @@ ROUNDS = 8
 
 async def _module():  # type: ignore[no-untyped-def]
     from apps.support import go_online, quiet
-
     from esp_at_sim import Module
 
     cm = Module.start("esp32c3")
@@ -87,41 +86,41 @@ async def _count(peer, n: int) -> None:  # type: ignore[no-untyped-def]
 
 async def _mqtt(qos: int) -> Figure:
     import paho.mqtt.client as paho
+
     from apps.brokers import running_broker
 
-    async with running_broker() as broker:
-        async with broker.peer("counter") as peer:
-            await peer.subscribe([("bench/#", 1)])
-            cm, m = await _module()
-            try:
-                h = m.host
-                await h.command('AT+MQTTUSERCFG=0,1,"bench","","",0,0,""')
-                await h.command(f'AT+MQTTCONN=0,"127.0.0.1",{broker.tcp},0')
-                counting = asyncio.ensure_future(_count(peer, MQTT_MESSAGES))
-                t0 = time.perf_counter()
-                for i in range(MQTT_MESSAGES):
-                    r = await h.command(f'AT+MQTTPUB=0,"bench/at","message {i}",{qos},0')
-                    assert r.ok, r
-                await counting
-                module_rate = MQTT_MESSAGES / (time.perf_counter() - t0)
-                await h.command("AT+MQTTCLEAN=0")
-            finally:
-                await cm.__aexit__(None, None, None)
-            client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="direct")
-            client.connect("127.0.0.1", broker.tcp)
-            client.loop_start()
-            try:
-                counting = asyncio.ensure_future(_count(peer, MQTT_MESSAGES))
-                t0 = time.perf_counter()
-                for i in range(MQTT_MESSAGES):
-                    info = client.publish("bench/direct", f"message {i}", qos)
-                    if qos:
-                        await asyncio.to_thread(info.wait_for_publish, 10)
-                await counting
-                direct_rate = MQTT_MESSAGES / (time.perf_counter() - t0)
-            finally:
-                client.loop_stop()
-                client.disconnect()
+    async with running_broker() as broker, broker.peer("counter") as peer:
+        await peer.subscribe([("bench/#", 1)])
+        cm, m = await _module()
+        try:
+            h = m.host
+            await h.command('AT+MQTTUSERCFG=0,1,"bench","","",0,0,""')
+            await h.command(f'AT+MQTTCONN=0,"127.0.0.1",{broker.tcp},0')
+            counting = asyncio.ensure_future(_count(peer, MQTT_MESSAGES))
+            t0 = time.perf_counter()
+            for i in range(MQTT_MESSAGES):
+                r = await h.command(f'AT+MQTTPUB=0,"bench/at","message {i}",{qos},0')
+                assert r.ok, r
+            await counting
+            module_rate = MQTT_MESSAGES / (time.perf_counter() - t0)
+            await h.command("AT+MQTTCLEAN=0")
+        finally:
+            await cm.__aexit__(None, None, None)
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="direct")
+        client.connect("127.0.0.1", broker.tcp)
+        client.loop_start()
+        try:
+            counting = asyncio.ensure_future(_count(peer, MQTT_MESSAGES))
+            t0 = time.perf_counter()
+            for i in range(MQTT_MESSAGES):
+                info = client.publish("bench/direct", f"message {i}", qos)
+                if qos:
+                    await asyncio.to_thread(info.wait_for_publish, 10)
+            await counting
+            direct_rate = MQTT_MESSAGES / (time.perf_counter() - t0)
+        finally:
+            client.loop_stop()
+            client.disconnect()
     return Figure(f"MQTT publish QoS {qos}", module_rate, direct_rate, "msg/s", target=0.5)
 
 
