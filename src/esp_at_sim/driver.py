@@ -98,6 +98,7 @@ class UartPump:
         budget_start = loop.time()
         budget_bits = 0
         while True:
+            idle = not out.pending()
             await out.wait_readable()
             self._apply_due_switches()
             limit = 65536
@@ -115,7 +116,8 @@ class UartPump:
             if self.pace and self.line_baud > 0:
                 now = loop.time()
                 due = budget_start + budget_bits / self.line_baud
-                if now > due + 0.002:  # the line was idle: start a new budget
+                if idle and now > due + 0.002:  # the line was idle: start a new budget
+                    # (a late wake-up with bytes waiting is not idleness: keep the budget, catch up)
                     budget_start, budget_bits = now, 0
                 budget_bits += len(data) * BITS_PER_BYTE
                 delay = budget_start + budget_bits / self.line_baud - now
