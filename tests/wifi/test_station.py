@@ -326,3 +326,37 @@ async def test_mac_addresses_follow_the_chip() -> None:
         sta = (await m8.host.command("AT+CIPSTAMAC?")).lines[0].split(b'"')[1]
         ap = (await m8.host.command("AT+CIPAPMAC?")).lines[0].split(b'"')[1]
         assert sta.startswith(b"5c:cf:7f") and ap.startswith(b"5e:cf:7f") and sta[8:] == ap[8:]
+
+
+async def test_wep_key_is_checked_by_the_traffic() -> None:
+    world = world_with({"ssid": "old-router", "security": "wep", "password": "abcde", "channel": 2, "rssi": -50})
+    async with Module.start("esp32c3", world=world) as m:
+        await quiet(m)
+        h = m.host
+        assert b'+CWLAP:(1,"old-router",-50,' in (await h.command("AT+CWLAP")).raw
+        # a wrong key associates, but nothing it sends decrypts: no address, a timeout
+        reply = await h.command('AT+CWJAP="old-router","edcba",,,,,,3', timeout=30)
+        assert reply.lines == [b"WIFI CONNECTED", b"+CWJAP:1"]
+        reply = await h.command('AT+CWJAP="old-router","abcde"', timeout=30)
+        assert reply.lines == [b"WIFI DISCONNECT", b"WIFI CONNECTED", b"WIFI GOT IP"]
+
+
+async def test_cwinit_releases_the_driver_memory() -> None:
+    async with Module.start("esp32c3", world=default_world()) as m:
+        await quiet(m)
+        h = m.host
+        await join(m)
+        free = int((await h.command("AT+SYSRAM?")).lines[0].split(b":")[1].split(b",")[0])
+        assert (await h.command("AT+CWINIT=0")).lines == [b"WIFI DISCONNECT"]
+        assert "sta" not in m.service(NetIf).interfaces
+        freed = int((await h.command("AT+SYSRAM?")).lines[0].split(b":")[1].split(b",")[0])
+        assert freed - free > 40_000
+        for line in ("AT+CWMODE?", "AT+CWJAP?", "AT+CWLAP"):
+            assert (await h.command(line)).final == b"ERROR"
+        assert (await h.command("AT+CWINIT=1")).ok
+        assert int((await h.command("AT+SYSRAM?")).lines[0].split(b":")[1].split(b",")[0]) == free
+        # deinitialised at a reset: the next boot has the driver (and its memory) again
+        assert (await h.command("AT+CWINIT=0")).ok
+        await h.send("AT+RST")
+        await h.read_until(b"ready\r\n", timeout=10)
+        assert m.heap.baseline == m.profile.heap_free_at_boot

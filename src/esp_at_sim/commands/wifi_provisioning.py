@@ -287,7 +287,10 @@ async def _cwjeap_s(ctx: CommandContext, args: Args) -> None:
         ca = _eap_item(module, "wpa_ent_ca")
         if ca is None:
             raise EapError(0x8009)
-    creds = EapCredentials(method, identity, username or b"", password or b"", cert, key, ca)
+    from esp_at_sim.services.systime import SystemTime
+
+    now = module.service(SystemTime).now()
+    creds = EapCredentials(method, identity, username or b"", password or b"", cert, key, ca, now)
     threshold = {0: 5, 1: 14, 2: 10}[auth_mode or 0]
     cfg = StationConfig(
         ssid=ssid,

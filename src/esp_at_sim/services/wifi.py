@@ -128,6 +128,8 @@ class StaState(IntEnum):
 
 
 MODE_NULL, MODE_STA, MODE_AP, MODE_APSTA = 0, 1, 2, 3
+#: what the Wi-Fi driver holds (buffers, tasks); AT+CWINIT=0 gives it back to the heap
+DRIVER_HEAP = 52 * 1024
 
 
 def jap_error(reason: int) -> int:
@@ -324,33 +326,22 @@ class Station:
         # -- association
         await clock.sleep(rng.uniform(0.004, 0.02))
         own_ie = ap.rsn_ie(akm) if akm is not None else b""
-        status = ap.associate(self, akm, own_ie, cfg.pmf)
+        status = ap.associate(self, akm, own_ie, cfg.pmf, wep_key=cfg.password)
         if status == STATUS_TOO_MANY:
             return self._fail(REASON_ASSOC_TOOMANY)
         if status != STATUS_SUCCESS:
             return self._fail(REASON_ASSOC_FAIL if status >= 0 else REASON_NO_AP_FOUND)
-        self.ap = ap
-        # -- 802.1X and the 4-way handshake
-        if akm is not None:
-            pmk = b""
-            if eap is not None:
-                await clock.sleep(rng.uniform(0.25, 0.6))  # the TLS tunnel takes a while
-                result = ap.eap_authenticate(self.mac, eap)
-                if isinstance(result, int):
-                    ap.handshake_failed(self.mac)
-                    self.ap = None
-                    return self._fail(REASON_802_1X_AUTH_FAILED)
-                pmk = result
-            elif akm in (Akm.PSK, Akm.WPA_PSK):
-                pmk = psk_pmk(cfg.password, ap.ssid)
-            else:
-                pmk = sae_pmk
-            reason = await self._four_way(ap, akm, pmk, own_ie, rng)
-            if reason:
-                ap.handshake_failed(self.mac)
-                self.ap = None
-                return self._fail(reason)
+        # -- 802.1X and the 4-way handshake; the link counts only once they are done
+        try:
+            reason = await self._keys(ap, akm, cfg, eap, sae_pmk, own_ie, rng)
+        except BaseException:
+            ap.handshake_failed(self.mac)  # cancelled (timeout): the AP forgets the half-open link
+            raise
+        if reason:
+            ap.handshake_failed(self.mac)
+            return self._fail(reason)
         # -- connected
+        self.ap = ap
         self.state = StaState.CONNECTED
         self.last_reason = 0
         self.wifi.emit(Connected(ap.ssid, ap.bssid, ap.channel))
@@ -358,6 +349,29 @@ class Station:
         if self.ap is ap:
             self._start_ip()
         return 0
+
+    async def _keys(
+        self,
+        ap: AccessPoint,
+        akm: Akm | None,
+        cfg: StationConfig,
+        eap: EapCredentials | None,
+        sae_pmk: bytes,
+        own_ie: bytes,
+        rng: Any,
+    ) -> int:
+        if akm is None:
+            return 0
+        pmk = sae_pmk
+        if eap is not None:
+            await self.module.clock.sleep(rng.uniform(0.25, 0.6))  # the TLS tunnel takes a while
+            result = ap.eap_authenticate(self.mac, eap)
+            if isinstance(result, int):
+                return REASON_802_1X_AUTH_FAILED
+            pmk = result
+        elif akm in (Akm.PSK, Akm.WPA_PSK):
+            pmk = psk_pmk(cfg.password, ap.ssid)
+        return await self._four_way(ap, akm, pmk, own_ie, rng)
 
     def _fail(self, reason: int) -> int:
         self.last_reason = reason
@@ -714,19 +728,26 @@ class WifiService:
             self.sta.start_reconnect(immediately=True)
 
     def deinit(self) -> None:
-        """AT+CWINIT=0."""
+        """AT+CWINIT=0: the driver goes, and its memory returns to the heap."""
+        if not self.inited:
+            return
         self.sta.shutdown()
         self.softap.stop()
         self.inited = False
+        self.module.heap.baseline += DRIVER_HEAP
 
     def init(self) -> None:
         if self.inited:
             return
         self.inited = True
+        self.module.heap.baseline -= DRIVER_HEAP
         if self.ap_enabled:
             self.softap.start()
 
     def _shutdown(self) -> None:
+        if not self.inited:  # the next boot initialises the driver again
+            self.inited = True
+            self.module.heap.baseline -= DRIVER_HEAP
         # a restart stops the Wi-Fi driver, which deauthenticates cleanly
         self.sta.cancel_reconnect()
         if self.sta.ap is not None:

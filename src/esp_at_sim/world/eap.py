@@ -23,7 +23,7 @@ as the TLS tunnel would give them), and the 4-way handshake follows.
 The world's Enterprise CA and server certificate are fixed (derived from a
 constant, like the test certificates the firmware ships), so certificates a
 module stored in a previous run keep verifying. Certificate validity dates
-are not checked against the module's clock.
+are checked against the module's system time when it verifies the server.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ class EapCredentials:
     client_cert: bytes | None = None  # PEM, when <security> bit 0
     client_key: bytes | None = None
     ca_cert: bytes | None = None  # PEM, when <security> bit 1
+    now: float = 0.0  # the station's idea of the time (Unix seconds), for certificate validity
 
 
 # ----------------------------------------------------------------- world PKI
@@ -182,9 +183,14 @@ def _holds_key(cert_pem: bytes, key_pem: bytes) -> bool:
 
 def authenticate(ap: AccessPoint, creds: EapCredentials) -> bytes | int:
     """Run the EAP method; the PMK on success, else a reason code."""
-    # the station checks the server first (TLS handshake of every method)
-    if creds.ca_cert is not None and not _verified_by(pem(server_certificate()), creds.ca_cert):
-        return REASON_EAP_FAILED
+    # the station checks the server first (TLS handshake of every method): signed
+    # by its CA, and valid at the station's time - 1970 until SNTP or AT+SYSTIMESTAMP
+    if creds.ca_cert is not None:
+        server = server_certificate()
+        if not _verified_by(pem(server), creds.ca_cert):
+            return REASON_EAP_FAILED
+        if not server.not_valid_before_utc.timestamp() <= creds.now <= server.not_valid_after_utc.timestamp():
+            return REASON_EAP_FAILED
     users = ap.spec.eap_users
     identity = creds.identity.decode("utf-8", "replace")
     if creds.method == METHOD_TLS:

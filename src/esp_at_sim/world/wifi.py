@@ -271,6 +271,7 @@ class Association:
     pmk: bytes = b""
     authenticator: Authenticator | None = None
     authorized: bool = False
+    decrypts: bool = True  # False: a WEP station with another key
     ip: str | None = None
 
 
@@ -404,8 +405,14 @@ class AccessPoint:
         return peer.confirm_frame()
 
     # ----------------------------------------------------------- association
-    def associate(self, link: StationLink, akm: Akm | None, station_ie: bytes, pmf: int) -> int:
-        """Association request: a status code (0 = success)."""
+    def associate(
+        self, link: StationLink, akm: Akm | None, station_ie: bytes, pmf: int, *, wep_key: bytes = b""
+    ) -> int:
+        """Association request: a status code (0 = success).
+
+        WEP with open-system authentication cannot tell a wrong key here: the
+        association succeeds and the station's frames then fail to decrypt,
+        so its DHCP requests go unanswered (a wrong WEP key times out)."""
         if not self.on_air:
             return -1
         if link.mac not in self.stations and len(self.stations) >= self.max_connections:
@@ -432,7 +439,8 @@ class AccessPoint:
         elif akm in (Akm.PSK, Akm.WPA_PSK):
             assoc.pmk = psk_pmk(self.password, self.ssid)
         elif akm is None:
-            assoc.authorized = True  # open (and WEP, whose key check is not modelled per frame)
+            assoc.authorized = True
+            assoc.decrypts = self.security is not Security.WEP or wep_key == self.password
         self.stations[link.mac] = assoc
         if assoc.authorized:
             self._joined(link.mac)
@@ -499,7 +507,7 @@ class AccessPoint:
     # ------------------------------------------------------------------ DHCP
     def dhcp_request(self, sta_mac: bytes, hostname: str) -> DhcpOffer | None:
         assoc = self.stations.get(sta_mac)
-        if assoc is None or not assoc.authorized or self.dhcp is None or not self.on_air:
+        if assoc is None or not assoc.authorized or not assoc.decrypts or self.dhcp is None or not self.on_air:
             return None
         offer = self.dhcp.request(sta_mac, hostname, self.air.world.clock.now())
         if offer is not None:
