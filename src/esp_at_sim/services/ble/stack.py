@@ -206,6 +206,9 @@ class BleStack(GattEvents):
         from esp_at_sim.services.ble.security import SecurityManager
 
         self.security = SecurityManager(self)
+        from esp_at_sim.services.ble.spp import BleSpp
+
+        self.spp = BleSpp(self)
         if role in (2, 3) and not self.bluedroid:
             self.create_services()
             assert self.gatts is not None
@@ -231,6 +234,11 @@ class BleStack(GattEvents):
         self._gatts_heap.clear()
         self.gatts = None
         self.device = None
+        if self.spp is not None and self.spp.active:
+            self.spp.active = False
+            self.module.leave_passthrough()
+        self.spp = None
+        self.security = None
         await self.radio.release("ble")
 
     # ---------------------------------------------------------------- address
