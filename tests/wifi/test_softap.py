@@ -146,3 +146,23 @@ async def test_softap_follows_the_station_channel() -> None:
         assert softap.channel == 2
         await m.host.command('AT+CWJAP="router","routerpw"')
         assert softap.channel == 9
+
+
+async def test_two_networks_on_one_subnet_do_not_hand_out_the_same_address() -> None:
+    from .support import world_with
+
+    world = world_with(
+        {"ssid": "a", "channel": 1, "rssi": -40, "subnet": "192.168.1.0/24"},
+        {"ssid": "b", "channel": 6, "rssi": -40, "subnet": "192.168.1.0/24"},
+    )
+    async with (
+        Module.start("esp32c3", world=world, name="m1") as m1,
+        Module.start("esp32c3", world=world, name="m2") as m2,
+    ):
+        await quiet(m1)
+        await quiet(m2)
+        assert (await m1.host.command('AT+CWJAP="a",""')).ok
+        assert (await m2.host.command('AT+CWJAP="b",""')).ok
+        ip1 = m1.service(NetIf).interfaces["sta"].ip
+        ip2 = m2.service(NetIf).interfaces["sta"].ip
+        assert ip1 != ip2 and ip1.startswith("192.168.1.") and ip2.startswith("192.168.1.")

@@ -360,3 +360,29 @@ async def test_cwinit_releases_the_driver_memory() -> None:
         await h.send("AT+RST")
         await h.read_until(b"ready\r\n", timeout=10)
         assert m.heap.baseline == m.profile.heap_free_at_boot
+
+
+async def test_position_model_and_jitter() -> None:
+    world = world_with(
+        {"ssid": "near", "channel": 1, "position": [3.0, 4.0], "tx_power": 20},
+        {"ssid": "far", "channel": 6, "position": [300.0, 400.0], "tx_power": 20},
+        {"ssid": "5g", "channel": 36, "position": [3.0, 4.0], "tx_power": 20},
+        wifi={"positions": {"esp0": [0.0, 0.0], "other": [3.0, 4.0]}},
+    )
+    air = world.extension(WifiAir)
+    near, far, five = air.aps
+    # 5 m away: 20 dBm - (40 dB + 30 log10 5) = -41 dB, plus a fixed shadow of at most 3 dB
+    assert -44 <= (air.rssi(near, "esp0") or 0) <= -38
+    assert air.rssi(near, "other") == air.rssi(near, "other")  # reproducible
+    assert -24 <= (air.rssi(near, "other") or 0) <= -17  # 1 m: the free-space loss alone
+    assert air.rssi(far, "esp0") is None  # 500 m: below the -96 dBm sensitivity
+    assert (air.rssi(five, "esp0") or 0) < (air.rssi(near, "esp0") or 0)  # 5 GHz loses more
+    async with Module.start("esp32c3", world=world) as m:
+        await quiet(m)
+        lines = (await m.host.command("AT+CWLAP")).lines
+        assert len(lines) == 1 and b'"near"' in lines[0]
+        assert f",{air.rssi(near, 'esp0')},".encode() in lines[0]
+    jittery = world_with({"ssid": "j", "channel": 1, "rssi": -60}, wifi={"rssi_jitter": 4})
+    jair = jittery.extension(WifiAir)
+    levels = {jair.scan("esp0", {1})[0].rssi for _ in range(30)}
+    assert len(levels) > 3 and all(-64 <= lv <= -56 for lv in levels)

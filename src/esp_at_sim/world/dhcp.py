@@ -86,13 +86,21 @@ class DhcpServer:
         pool = self._pool()
         self.leases = {m: ls for m, ls in self.leases.items() if int(ipaddress.IPv4Address(ls.ip)) in pool}
 
-    def request(self, mac: bytes, hostname: str, now: float) -> DhcpOffer | None:
-        """Lease an address to ``mac``; ``None`` if the server stays silent."""
+    def request(
+        self, mac: bytes, hostname: str, now: float, *, avoid: set[str] | frozenset[str] = frozenset()
+    ) -> DhcpOffer | None:
+        """Lease an address to ``mac``; ``None`` if the server stays silent.
+
+        ``avoid``: addresses in use elsewhere in the world (the IP fabric is
+        flat, so two routers on the same subnet must not hand out the same one)."""
         if not self.responding:
             return None
         lease = self.leases.get(mac)
+        if lease is not None and lease.ip in avoid:
+            del self.leases[mac]
+            lease = None
         if lease is None:
-            ip = self._free_address(now)
+            ip = self._free_address(now, avoid)
             if ip is None:
                 return None
             lease = Lease(mac, ip, hostname, now + self.lease_time)
@@ -101,15 +109,15 @@ class DhcpServer:
         lease.expires = now + self.lease_time
         return DhcpOffer(lease, self.gateway, self.netmask, self.dns, self.lease_time)
 
-    def _free_address(self, now: float) -> str | None:
-        known = {ls.ip for ls in self.leases.values()} | self.reserved
+    def _free_address(self, now: float, avoid: set[str] | frozenset[str] = frozenset()) -> str | None:
+        known = {ls.ip for ls in self.leases.values()} | self.reserved | set(avoid)
         for value in self._pool():
             ip = str(ipaddress.IPv4Address(value))
             if ip not in known:
                 return ip
         # an expired lease of another station is reused only when nothing else is free
         for mac, lease in list(self.leases.items()):
-            if lease.expires <= now and lease.ip not in self.reserved:
+            if lease.expires <= now and lease.ip not in self.reserved and lease.ip not in avoid:
                 del self.leases[mac]
                 return lease.ip
         return None

@@ -509,7 +509,16 @@ class AccessPoint:
         assoc = self.stations.get(sta_mac)
         if assoc is None or not assoc.authorized or not assoc.decrypts or self.dhcp is None or not self.on_air:
             return None
-        offer = self.dhcp.request(sta_mac, hostname, self.air.world.clock.now())
+        from esp_at_sim.world.net import fabric_of
+
+        # addresses other modules hold are skipped: the world's IP fabric is flat
+        link = assoc.link
+        in_use = {
+            ip
+            for ip, netif in fabric_of(self.air.world).addresses.items()
+            if getattr(netif.module, "name", None) != link.name
+        }
+        offer = self.dhcp.request(sta_mac, hostname, self.air.world.clock.now(), avoid=in_use)
         if offer is not None:
             assoc.ip = offer.lease.ip
             if self.observer is not None:
