@@ -37,7 +37,7 @@ FACTORY_NS = "factory_param"
 # ------------------------------------------------------------------ factory data
 
 
-@on_mfg_init
+@on_mfg_init(order=0)
 def _factory_params(module: Module) -> None:
     """Fill ``factory_param`` as the factory does (factory_param_type.csv order)."""
     fp = module.factory
@@ -72,7 +72,7 @@ def gatts_rows() -> list[str]:
     return rows
 
 
-@on_mfg_init
+@on_mfg_init(order=200)
 def _ble_data(module: Module) -> None:
     """``ble_data``: one string ``cfg<index>`` per GATT table row (BLE chips only)."""
     if not module.has_group("ble"):

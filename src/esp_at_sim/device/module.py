@@ -23,7 +23,7 @@ import importlib
 import logging
 import pkgutil
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, overload
 
 from esp_at_sim.at.engine import AtEngine
 from esp_at_sim.at.events import (
@@ -72,9 +72,28 @@ def on_boot(fn: BootHook) -> BootHook:
     return fn
 
 
-def on_mfg_init(fn: MfgInit) -> MfgInit:
-    MFG_INITIALIZERS.append(fn)
-    return fn
+#: where an initializer runs among the others (lower first, then registration order):
+#: the namespaces of mfg_nvs come out in that order whatever imports what first
+MFG_ORDER: dict[MfgInit, int] = {}
+
+
+@overload
+def on_mfg_init(fn: MfgInit) -> MfgInit: ...
+
+
+@overload
+def on_mfg_init(fn: None = None, *, order: int = 100) -> Callable[[MfgInit], MfgInit]: ...
+
+
+def on_mfg_init(fn: MfgInit | None = None, *, order: int = 100) -> MfgInit | Callable[[MfgInit], MfgInit]:
+    """Register a filler of mfg_nvs: ``@on_mfg_init`` or ``@on_mfg_init(order=10)``."""
+
+    def deco(f: MfgInit) -> MfgInit:
+        MFG_INITIALIZERS.append(f)
+        MFG_ORDER[f] = order
+        return f
+
+    return deco(fn) if fn is not None else deco
 
 
 _commands_loaded = False
@@ -161,7 +180,7 @@ class Module:
         if self.nvs.meta("mfg_initialized") == "1":
             return
         with self.nvs.transaction():
-            for init in MFG_INITIALIZERS:
+            for init in sorted(MFG_INITIALIZERS, key=lambda f: MFG_ORDER.get(f, 100)):
                 init(self)
             self.nvs.set_meta("mfg_initialized", "1")
 
