@@ -25,6 +25,7 @@ parameter errors 0x04-0x08.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -71,6 +72,7 @@ class Command:
     base: str | None = None  # for aliases, the current name
     # forms that only some chips have (``AT+RST=<mode>`` on C2/C3): form -> chip keys
     form_chips: dict[Form, frozenset[str]] = field(default_factory=dict)
+    declared_in: str = ""  # the chapter module; orders AT+CMD? whatever was imported first
 
     # -- declaration helpers (used as decorators) --------------------------
     def test(self, fn: Handler) -> Handler:
@@ -189,6 +191,7 @@ class Registry:
             doc=doc,
             chips=frozenset(chips) if chips is not None else None,
             generations=generations,
+            declared_in=_declaring_module(),
         )
         self._commands[name] = cmd
         return cmd
@@ -205,6 +208,7 @@ class Registry:
             variant=variant,
             base=base.name,
             form_chips=base.form_chips,
+            declared_in=_declaring_module(),
         )
         self._commands[name] = cmd
         return cmd
@@ -219,7 +223,11 @@ class Registry:
         return len(self._commands)
 
     def available(self, where: Availability) -> list[Command]:
-        return [c for c in self._commands.values() if c.available(where)]
+        """The commands of a module, in listing order: chapter modules by name, then
+        declaration order (what importing every chapter in name order gives)."""
+        order = {c.name: i for i, c in enumerate(self._commands.values())}
+        found = [c for c in self._commands.values() if c.available(where)]
+        return sorted(found, key=lambda c: (c.declared_in, order[c.name]))
 
     def resolve(self, line: bytes, where: Availability) -> Resolved:
         parsed = parse_line(line)
@@ -243,6 +251,14 @@ class Registry:
                 except TokenizeError as exc:
                     raise ParamParseFail(exc.index) from None
         return Resolved(cmd, parsed.form, handler, values)
+
+
+def _declaring_module() -> str:
+    """The module outside this file that declares a command (its ``__name__``)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back  # type: ignore[assignment]
+    return str(frame.f_globals.get("__name__", "")) if frame is not None else ""
 
 
 REGISTRY = Registry()
