@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from ble.ble_helpers import modules, ok
 from bumble.core import UUID
 from bumble.device import Peer
 from bumble.pairing import PairingDelegate
 
+from ble.ble_helpers import modules, ok
 from esp_at_sim.services.ble.peer import BlePeer
 from esp_at_sim.services.ble.radio import bt_address
 
