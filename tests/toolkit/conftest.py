@@ -50,11 +50,13 @@ async def runner() -> AsyncIterator[WorldRunner]:
 
 @pytest.fixture
 async def host0(runner: WorldRunner) -> AsyncIterator[AtHost]:
-    path = runner.ports["esp0"].inner.path  # type: ignore[attr-defined]
-    host = await AtHost.open_pty(path)
-    # "ready" may or may not have been flushed by opening the pty: start clean
+    port = runner.ports["esp0"]
+    # let "ready" reach the pty first: opening it in raw mode flushes what is pending
+    while port.log.totals["out"] < len(b"\r\nready\r\n"):
+        await port.log.changed()
+    host = await AtHost.open_pty(port.inner.path)  # type: ignore[attr-defined]
     with contextlib.suppress(ExpectTimeout):
-        await host.read_until(b"ready\r\n", timeout=0.3)
+        await host.read_until(b"ready\r\n", timeout=0.2)
     host.buffer.clear()
     try:
         yield host
