@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Annotated, Any
@@ -218,3 +219,46 @@ def wait(
     if since is not None:
         body["since"] = since
     _print(_call("POST", "/api/wait", body))
+
+
+@ctl_app.command("ap-add")
+def ap_add(
+    params: Annotated[list[str], typer.Argument(help="[[access_point]] keys: ssid=lab password=... channel=6")],
+) -> None:
+    """Add an access point to the world."""
+    _print(_call("POST", "/api/access_points", _params(params), ok_statuses=(201,)))
+
+
+@ctl_app.command("ap-set")
+def ap_set(
+    ssid: str,
+    params: Annotated[list[str], typer.Argument(help="rssi=-80 (or null), position=[3,4], up=false")],
+    bssid: Annotated[str | None, typer.Option(help="which AP, when several share the SSID")] = None,
+) -> None:
+    """Change an access point: its signal, its place, whether it is up."""
+    query = f"?bssid={urllib.parse.quote(bssid)}" if bssid else ""
+    _print(_call("PATCH", f"/api/access_points/{urllib.parse.quote(ssid)}{query}", _params(params)))
+
+
+@ctl_app.command("ap-remove")
+def ap_remove(ssid: str) -> None:
+    """Remove an access point from the world."""
+    _print(_call("DELETE", f"/api/access_points/{urllib.parse.quote(ssid)}"))
+
+
+@ctl_app.command()
+def move(module: str, x: float, y: float) -> None:
+    """Move a module to (x, y) metres: Wi-Fi and BLE signal follow."""
+    _print(_call("PUT", f"/api/modules/{module}/position", {"position": [x, y]}))
+
+
+@ctl_app.command("ble-add")
+def ble_add(params: Annotated[list[str], typer.Argument(help="[[ble_peer]] keys: name=tag ...")]) -> None:
+    """Add a BLE peer (beacon) to the world."""
+    _print(_call("POST", "/api/ble_peers", _params(params), ok_statuses=(201,)))
+
+
+@ctl_app.command("ble-remove")
+def ble_remove(name: str) -> None:
+    """A BLE peer leaves the world."""
+    _print(_call("DELETE", f"/api/ble_peers/{urllib.parse.quote(name)}"))

@@ -19,7 +19,10 @@ TOKEN = "test-token-123"
 def two_modules(**extra: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "world": {"seed": "toolkit"},
-        "module": [{"name": "esp0", "chip": "esp32c3"}, {"name": "esp1", "chip": "esp32"}],
+        "module": [
+            {"name": "esp0", "chip": "esp32c3", "boot_time": 0.05},
+            {"name": "esp1", "chip": "esp32", "boot_time": 0.05},
+        ],
     }
     data.update(extra)
     return data
@@ -48,16 +51,21 @@ async def runner() -> AsyncIterator[WorldRunner]:
         await r.stop()
 
 
-@pytest.fixture
-async def host0(runner: WorldRunner) -> AsyncIterator[AtHost]:
-    port = runner.ports["esp0"]
-    # let "ready" reach the pty first: opening it in raw mode flushes what is pending
+async def open_host(runner: WorldRunner, name: str) -> AtHost:
+    """A host on a module's pty, after its "ready" (opening a pty in raw mode flushes what is pending)."""
+    port = runner.ports[name]
     while port.log.totals["out"] < len(b"\r\nready\r\n"):
         await port.log.changed()
     host = await AtHost.open_pty(port.inner.path)  # type: ignore[attr-defined]
     with contextlib.suppress(ExpectTimeout):
         await host.read_until(b"ready\r\n", timeout=0.2)
     host.buffer.clear()
+    return host
+
+
+@pytest.fixture
+async def host0(runner: WorldRunner) -> AsyncIterator[AtHost]:
+    host = await open_host(runner, "esp0")
     try:
         yield host
     finally:

@@ -15,6 +15,9 @@ from .conftest import TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
+# a host on a pty: bytes cross the kernel, which may take longer than the virtual loop waits
+pytestmark = pytest.mark.real_time
+
 
 def url(runner: WorldRunner, path: str) -> str:
     return runner.control_server.url + path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from esp_at_sim.cli import app
@@ -12,6 +13,9 @@ from esp_at_sim.world.uart_log import UartLogs
 from esp_at_sim.world_runner import WorldRunner
 
 from .conftest import TOKEN, in_thread
+
+# a host on a pty: bytes cross the kernel, which may take longer than the virtual loop waits
+pytestmark = pytest.mark.real_time
 
 
 async def ctl(runner: WorldRunner, *args: str) -> tuple[int, str, str]:

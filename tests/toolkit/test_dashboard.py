@@ -30,10 +30,13 @@ FLAGS = [
     "--window-size=1400,1000",
 ]
 
-pytestmark = pytest.mark.skipif(
-    not (os.access(CHROMIUM, os.X_OK) and os.access(DRIVER, os.X_OK)),
-    reason="chromium and chromium-driver are not installed (make test installs them with apt where it can)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not (os.access(CHROMIUM, os.X_OK) and os.access(DRIVER, os.X_OK)),
+        reason="chromium and chromium-driver are not installed (make test installs them with apt where it can)",
+    ),
+    pytest.mark.real_time,  # the browser is another process
+]
 
 
 @pytest.fixture
@@ -56,7 +59,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 async def world() -> AsyncIterator[WorldRunner]:
-    runner = await start_runner(two_modules())
+    runner = await start_runner(two_modules(access_point=[{"ssid": "lab", "password": "password123"}]))
     try:
         yield runner
     finally:
@@ -92,13 +95,15 @@ async def test_dashboard_shows_modules_sends_at_and_injects_faults(
     await in_thread(open_page)
     card = "article.module[data-name=esp0]"
 
-    def send_at() -> str:
+    def send(line: str, expect: str, timeout: float = 15) -> str:
         box = browser.find_element(By.CSS_SELECTOR, f"{card} .send-input")
-        box.send_keys("AT+GMR")
+        box.send_keys(line)
         browser.find_element(By.CSS_SELECTOR, f"{card} .send-button").click()
-        return until(browser, lambda d: "OK" in (t := d.find_element(By.CSS_SELECTOR, f"{card} .uart-log").text) and t)
+        return until(
+            browser, lambda d: expect in (t := d.find_element(By.CSS_SELECTOR, f"{card} .uart-log").text) and t, timeout
+        )
 
-    log_text = await in_thread(send_at)
+    log_text = await in_thread(send, "AT+GMR", "OK")
     assert ">> AT+GMR\\r\\n" in log_text
     assert "Bin version:" in log_text
     # the bytes really went through the module's UART
@@ -112,10 +117,32 @@ async def test_dashboard_shows_modules_sends_at_and_injects_faults(
 
     panels = await in_thread(state_panels)
     assert "heap" in panels and "module" in panels
+
+    # join the scenario's access point from the page, then take it down with the fault button
+    await in_thread(send, "AT+CWMODE=1", "<< AT+CWMODE=1\\r\\n")
+    await in_thread(send, 'AT+CWJAP="lab","password123"', "WIFI GOT IP", 40)
+
+    def wifi_panel() -> str:
+        return until(
+            browser, lambda d: "lab" in (t := d.find_element(By.CSS_SELECTOR, f"{card} .section-wifi").text) and t
+        )
+
+    assert "ssid lab" in await in_thread(wifi_panel)
     await in_thread(shoot, browser, "dashboard", tmp_path)
+
+    def ap_down() -> str:
+        browser.find_element(By.CSS_SELECTOR, f"{card} button[data-fault=ap_down]").click()
+        return until(
+            browser,
+            lambda d: "WIFI DISCONNECT" in (t := d.find_element(By.CSS_SELECTOR, f"{card} .uart-log").text) and t,
+            40,
+        )
+
+    assert "WIFI DISCONNECT" in await in_thread(ap_down)
 
     def filter_log() -> str:
         f = browser.find_element(By.CSS_SELECTOR, f"{card} .uart-filter")
+        f.clear()
         f.send_keys("Bin version")
         return str(browser.find_element(By.CSS_SELECTOR, f"{card} .uart-log").text)
 
@@ -136,7 +163,3 @@ async def test_dashboard_shows_modules_sends_at_and_injects_faults(
 
     await in_thread(see_reboot)
     await in_thread(shoot, browser, "dashboard-watchdog", tmp_path)
-
-    names = {f["name"] for f in __import__("esp_at_sim.control.faults_api", fromlist=["x"]).list_faults()}
-    if "ap_down" in names:  # the Wi-Fi world is there: an AP going down disconnects the module
-        pytest.skip("AP-down step needs a scenario access point; covered once the Wi-Fi world is in")

@@ -120,7 +120,25 @@ def prepare(name: str, params: dict[str, Any]) -> dict[str, Any]:
     missing = [p for p, s in spec.items() if s["required"] and p not in params]
     if missing:
         raise ConfigError(f"fault {name}: missing parameters {', '.join(missing)}")
-    return {k: _coerce(name, k, v, spec[k]["type"]) for k, v in params.items()}
+    values = {k: _coerce(name, k, v, spec[k]["type"]) for k, v in params.items()}
+    _check_physics(name, values)
+    return values
+
+
+def _check_physics(fault: str, values: dict[str, Any]) -> None:
+    """Values no radio can have, whatever the area's handler would do with them."""
+    from esp_at_sim.control.sections import check_rssi
+
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key == "rssi":
+            try:
+                check_rssi(value)
+            except ConfigError as exc:
+                raise ConfigError(f"fault {fault}: {exc}") from None
+        elif key == "channel" and isinstance(value, int) and not 1 <= value <= 177:
+            raise ConfigError(f"fault {fault}: channel {value} does not exist (1..177)")
 
 
 async def inject_checked(world: World, name: str, params: dict[str, Any]) -> None:

@@ -180,6 +180,98 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                     "responses": {"200": _resp("matched", {"type": "object"}), **_errors(400, 401, 404, 408)},
                 }
             },
+            "/api/access_points": {
+                "get": {
+                    "summary": "Access points on the air",
+                    "operationId": "listAccessPoints",
+                    "responses": {"200": _resp("access points", {"type": "array"}), **_errors(401)},
+                },
+                "post": {
+                    "summary": "Add an access point (the keys of a [[access_point]] scenario table)",
+                    "operationId": "addAccessPoint",
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["ssid"],
+                            "properties": {
+                                "ssid": {"type": "string"},
+                                "password": {"type": "string"},
+                                "channel": {"type": "integer"},
+                                "rssi": {"type": "number"},
+                            },
+                        }
+                    ),
+                    "responses": {"201": _resp("added", {"type": "object"}), **_errors(400, 401)},
+                },
+            },
+            "/api/access_points/{ssid}": {
+                "patch": {
+                    "summary": "Change an access point: rssi (dBm, null: distance model), position [x, y], up",
+                    "operationId": "changeAccessPoint",
+                    "parameters": [
+                        {"name": "ssid", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "bssid", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "rssi": {"type": ["number", "null"], "minimum": -120, "maximum": 0},
+                                "position": {
+                                    "type": "array",
+                                    "items": {"type": "number"},
+                                    "minItems": 2,
+                                    "maxItems": 2,
+                                },
+                                "up": {"type": "boolean"},
+                            },
+                        }
+                    ),
+                    "responses": {"200": _resp("changed", {"type": "object"}), **_errors(400, 401, 404)},
+                },
+                "delete": {
+                    "summary": "Remove an access point",
+                    "operationId": "removeAccessPoint",
+                    "parameters": [
+                        {"name": "ssid", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "bssid", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": _resp("removed", {"type": "object"}), **_errors(401, 404)},
+                },
+            },
+            "/api/modules/{name}/position": {
+                "put": {
+                    "summary": "Move a module (metres; Wi-Fi and BLE signal follow the distance)",
+                    "operationId": "moveModule",
+                    "parameters": [_MODULE],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["position"],
+                            "properties": {
+                                "position": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+                            },
+                        }
+                    ),
+                    "responses": {"200": _resp("moved", {"type": "object"}), **_errors(400, 401, 404)},
+                }
+            },
+            "/api/ble_peers": {
+                "post": {
+                    "summary": "Add a BLE peer (the keys of a [[ble_peer]] scenario table)",
+                    "operationId": "addBlePeer",
+                    "requestBody": _body({"type": "object", "required": ["name"]}),
+                    "responses": {"201": _resp("added", {"type": "object"}), **_errors(400, 401)},
+                }
+            },
+            "/api/ble_peers/{peer}": {
+                "delete": {
+                    "summary": "A BLE peer leaves the world",
+                    "operationId": "removeBlePeer",
+                    "parameters": [{"name": "peer", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": _resp("removed", {"type": "object"}), **_errors(400, 401, 404)},
+                }
+            },
             "/api/events": {
                 "get": {
                     "summary": "WebSocket event stream (token in ?token=): hello, uart, module, state messages",

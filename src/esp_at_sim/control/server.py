@@ -39,6 +39,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from esp_at_sim.control import sections
 from esp_at_sim.control.faults_api import inject_checked, list_faults
 from esp_at_sim.control.openapi import openapi_document
 from esp_at_sim.device.snapshot import lookup, snapshot
@@ -162,6 +163,13 @@ class ControlServer:
         r.add_post("/api/faults/{fault}", self._inject)
         r.add_post("/api/wait", self._wait)
         r.add_get("/api/events", self._events)
+        r.add_get("/api/access_points", self._aps_get)
+        r.add_post("/api/access_points", self._aps_post)
+        r.add_patch("/api/access_points/{ssid}", self._aps_patch)
+        r.add_delete("/api/access_points/{ssid}", self._aps_delete)
+        r.add_put("/api/modules/{name}/position", self._position)
+        r.add_post("/api/ble_peers", self._ble_post)
+        r.add_delete("/api/ble_peers/{peer}", self._ble_delete)
         return app
 
     @web.middleware
@@ -387,6 +395,53 @@ class ControlServer:
         except TimeoutError:
             return _json({"matched": False, "error": f"condition not met within {timeout} s"}, 408)
         return _json(result)
+
+    # ---------------------------------------------------------- world objects
+    async def _aps_get(self, request: web.Request) -> web.StreamResponse:
+        return _json(world_view(self.world).get("access_points", []))
+
+    async def _aps_post(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        return _json(sections.add_access_point(self.world, body), 201)
+
+    def _ap_key(self, request: web.Request) -> tuple[str, str | None]:
+        ssid = request.match_info["ssid"]
+        bssid = request.query.get("bssid")
+        try:
+            sections._find_aps(self.world, ssid, bssid)
+        except ConfigError as exc:
+            raise ApiError(404, str(exc)) from None
+        return ssid, bssid
+
+    async def _aps_patch(self, request: web.Request) -> web.StreamResponse:
+        ssid, bssid = self._ap_key(request)
+        body = await self._body(request)
+        return _json(sections.change_access_point(self.world, ssid, bssid, body))
+
+    async def _aps_delete(self, request: web.Request) -> web.StreamResponse:
+        ssid, bssid = self._ap_key(request)
+        return _json({"removed": sections.remove_access_point(self.world, ssid, bssid)})
+
+    async def _position(self, request: web.Request) -> web.StreamResponse:
+        module = self._module_of(request)
+        body = await self._body(request)
+        if "position" not in body:
+            raise ApiError(400, "position ([x, y] in metres) is required")
+        sections.move_module(self.world, module.name, body["position"])
+        return _json({"module": module.name, "position": body["position"]})
+
+    async def _ble_post(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        sections.add_ble_peer(self.world, body)
+        return _json({"added": body.get("name")}, 201)
+
+    async def _ble_delete(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["peer"]
+        try:
+            await inject_checked(self.world, "ble_leave", {"module": name})
+        except KeyError:
+            raise ApiError(404, "this build has no BLE peers") from None
+        return _json({"removed": name})
 
     # --------------------------------------------------------------- events
     async def _events(self, request: web.Request) -> web.StreamResponse:

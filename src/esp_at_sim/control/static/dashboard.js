@@ -60,7 +60,14 @@ function valueText(v) {
 function table(obj) {
   const t = el("table");
   if (Array.isArray(obj)) {
-    obj.forEach((item, i) => t.append(el("tr", {}, el("th", { text: String(i) }), el("td", { text: valueText(item) }))));
+    obj.forEach((item, i) => {
+      const isObj = item && typeof item === "object" && !Array.isArray(item);
+      const head = isObj ? item.ssid || item.name || item.id || String(i) : String(i);
+      const body = isObj
+        ? Object.entries(item).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${valueText(v)}`).join(", ")
+        : valueText(item);
+      t.append(el("tr", {}, el("th", { text: String(head) }), el("td", { text: body })));
+    });
   } else {
     for (const [k, v] of Object.entries(obj || {})) {
       t.append(el("tr", {}, el("th", { text: k }), el("td", { text: valueText(v) })));
@@ -378,6 +385,7 @@ function connect() {
     if (msg.type === "hello" || msg.type === "state") {
       renderWorld(msg.world);
       for (const snap of msg.modules) renderState(snap);
+      drawMap(msg.world); // links need the module states just rendered
       if (msg.faults) renderFaults(msg.faults);
     } else if (msg.type === "uart") {
       const m = moduleCard(msg.module);
