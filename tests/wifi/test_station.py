@@ -386,3 +386,33 @@ async def test_position_model_and_jitter() -> None:
     jair = jittery.extension(WifiAir)
     levels = {jair.scan("esp0", {1})[0].rssi for _ in range(30)}
     assert len(levels) > 3 and all(-64 <= lv <= -56 for lv in levels)
+
+
+async def test_ipv6_addresses_after_cipv6() -> None:
+    world = world_with(
+        {"ssid": "v6", "password": "v6password", "channel": 1, "rssi": -40, "ipv6_prefix": "2001:db8:1::/64"}
+    )
+    async with Module.start("esp32c3", world=world) as m:
+        await quiet(m)
+        h = m.host
+        assert (await h.command("AT+CIPV6=1")).ok
+        reply = await h.command('AT+CWJAP="v6","v6password"', timeout=30)
+        assert reply.lines == [b"WIFI CONNECTED", b"WIFI GOT IP", b"WIFI GOT IPv6 LL"]
+        await h.expect(b"WIFI GOT IPv6 GL\r\n", timeout=5)
+        mac = (await h.command("AT+CIPSTAMAC?")).lines[0].split(b'"')[1].decode().split(":")
+        eui = f"{int(mac[0], 16) ^ 2:x}{mac[1]}:{mac[2]}ff:fe{mac[3]}:{mac[4]}{mac[5]}"
+        lines = (await h.command("AT+CIPSTA?")).lines
+        assert len(lines) == 5
+        ll = lines[3].split(b'"')[1].decode()
+        gl = lines[4].split(b'"')[1].decode()
+        import ipaddress
+
+        assert lines[3].startswith(b"+CIPSTA:ip6ll:") and ipaddress.ip_address(ll) in ipaddress.ip_network("fe80::/64")
+        assert lines[4].startswith(b"+CIPSTA:ip6gl:") and ipaddress.ip_address(gl) in ipaddress.ip_network(
+            "2001:db8:1::/64"
+        )
+        assert ipaddress.ip_address(ll).exploded.endswith(ipaddress.ip_address("::" + eui).exploded[-19:])
+        assert b"STAIP6LL" in (await h.command("AT+CIFSR")).raw
+        await h.send("AT+CWQAP")
+        await h.read_until(b"WIFI DISCONNECT\r\n")
+        assert len((await h.command("AT+CIPSTA?")).lines) == 3

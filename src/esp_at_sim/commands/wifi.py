@@ -21,6 +21,7 @@ from esp_at_sim.services.wifi import (
     Connected,
     Disconnected,
     GotIp,
+    GotIpv6,
     StaState,
     StationJoined,
     StationLeased,
@@ -87,6 +88,8 @@ def _printer(module: Module) -> object:
             status(module, "WIFI CONNECTED")
         elif isinstance(ev, GotIp):
             status(module, "WIFI GOT IP")
+        elif isinstance(ev, GotIpv6):
+            status(module, f"WIFI GOT IPv6 {ev.scope.upper()}")
         elif isinstance(ev, Disconnected):
             if ev.was_connected:
                 status(module, "WIFI DISCONNECT")

@@ -9,7 +9,7 @@ import ipaddress
 from esp_at_sim.at.params import Int, Str
 from esp_at_sim.at.registry import command
 from esp_at_sim.at.render import Unquoted
-from esp_at_sim.commands.wifi import DOC, info_name, legacy, mac_param, need_init, persist
+from esp_at_sim.commands.wifi import DOC, info_name, legacy, mac_param, need_init, persist, wifi_of
 from esp_at_sim.device.context import CommandContext
 from esp_at_sim.errors import ExecFail, ParamCount, ParamInvalid
 from esp_at_sim.services.netif import IpConfig, NetIf
@@ -236,12 +236,15 @@ _declare_mac("+CIPAPMAC", "ap", "cmd-APMAC")
 # --------------------------------------------------------------- AT+CIPSTA/AP
 
 
-def _address_lines(ctx: CommandContext, cfg: IpConfig | None) -> None:
+def _address_lines(ctx: CommandContext, cfg: IpConfig | None, iface: str) -> None:
     ip, gw, mask = (cfg.ip, cfg.gateway, cfg.netmask) if cfg else ("0.0.0.0", "0.0.0.0", "0.0.0.0")
     name = info_name(ctx)
     ctx.line(f'{name}:ip:"{ip}"')
     ctx.line(f'{name}:gateway:"{gw}"')
     ctx.line(f'{name}:netmask:"{mask}"')
+    if wifi_of(ctx).ipv6_enabled():
+        for addr in ctx.module.service(NetIf).ipv6.get(iface, []):
+            ctx.line(f'{name}:{"ip6ll" if addr.startswith("fe80:") else "ip6gl"}:"{addr}"')
 
 
 def _address_args(ctx: CommandContext, ip: bytes, gateway: bytes | None, netmask: bytes | None) -> IpConfig:
@@ -269,7 +272,7 @@ async def _cipsta_q(ctx: CommandContext) -> None:
     if not wifi.mode & MODE_STA:
         raise ExecFail()
     current = ctx.module.service(NetIf).interfaces.get("sta") or wifi.static_ip()
-    _address_lines(ctx, current)
+    _address_lines(ctx, current, "sta")
 
 
 @cipsta.set(Str("ip"), Str("gateway", None), Str("netmask", None))
@@ -290,7 +293,7 @@ cipap = command("+CIPAP", group="wifi", doc=f"{DOC}#cmd-IPAP")
 @cipap.query
 async def _cipap_q(ctx: CommandContext) -> None:
     wifi = need_ap(ctx)
-    _address_lines(ctx, wifi.softap.address())
+    _address_lines(ctx, wifi.softap.address(), "ap")
 
 
 @cipap.set(Str("ip"), Str("gateway", None), Str("netmask", None))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from esp_at_sim.services.netif import IpConfig, NetIf
 from esp_at_sim.services.wifi_config import NS, SoftApConfig, chip_wifi, interface_mac
-from esp_at_sim.world.wifi import REASON_AUTH_LEAVE, AccessPoint, AccessPointSpec
+from esp_at_sim.world.wifi import REASON_AUTH_LEAVE, AccessPoint, AccessPointSpec, link_local
 from esp_at_sim.world.wifi_radio import Security
 
 if TYPE_CHECKING:
@@ -104,7 +104,10 @@ class SoftAp:
             ap.dhcp.responding = bool(self.wifi.dhcp_bits() & 2)
         ap.observer = self
         self.ap = ap
-        self.module.service(NetIf).up("ap", addr)
+        netif = self.module.service(NetIf)
+        if self.wifi.ipv6_enabled():
+            netif.ipv6["ap"] = [link_local(self.mac)]
+        netif.up("ap", addr)
 
     def stop(self) -> None:
         ap, self.ap = self.ap, None
@@ -113,7 +116,9 @@ class SoftAp:
         ap.observer = None
         ap.deauth(None, REASON_AUTH_LEAVE)
         self.wifi.air.remove(ap)
-        self.module.service(NetIf).down("ap")
+        netif = self.module.service(NetIf)
+        netif.ipv6.pop("ap", None)
+        netif.down("ap")
 
     def restart(self) -> None:
         """A new configuration takes effect: the SoftAP restarts (stations drop)."""

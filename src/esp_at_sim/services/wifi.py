@@ -64,6 +64,7 @@ from esp_at_sim.world.wifi import (
     AccessPoint,
     ScanEntry,
     WifiAir,
+    link_local,
     mac_text,
 )
 from esp_at_sim.world.wifi_radio import ACTIVE_DWELL, AUTH_RANK, CHANNELS_5, Security, best_rank, seeded_random
@@ -92,6 +93,12 @@ class GotIp:
 
 
 @dataclass(frozen=True)
+class GotIpv6:
+    ip: str
+    scope: str  # "ll" (link-local) or "gl" (global)
+
+
+@dataclass(frozen=True)
 class Disconnected:
     reason: int
     was_connected: bool
@@ -113,7 +120,7 @@ class StationLeft:
     mac: bytes
 
 
-WifiEvent = Connected | GotIp | Disconnected | StationJoined | StationLeased | StationLeft
+WifiEvent = Connected | GotIp | GotIpv6 | Disconnected | StationJoined | StationLeased | StationLeft
 Listener = Callable[[WifiEvent], None]
 
 
@@ -166,6 +173,7 @@ class Station:
         self._job: asyncio.Task[Any] | None = None  # a reconnect loop
         self._dhcp: asyncio.Task[Any] | None = None
         self._watch: asyncio.Task[Any] | None = None
+        self._ra: asyncio.Task[Any] | None = None
         self._got_ip = asyncio.Event()
         self._attempts = 0
         self.last_reason = 0
@@ -490,6 +498,22 @@ class Station:
         self.state = StaState.GOT_IP
         self._got_ip.set()
         self.wifi.emit(GotIp(cfg.ip, cfg.gateway, cfg.netmask))
+        if self.wifi.ipv6_enabled():
+            # the link-local address is formed locally at once; a global one
+            # follows the AP's router advertisement, if it sends any
+            ll = link_local(self.mac)
+            netif.ipv6["sta"] = [ll]
+            self.wifi.emit(GotIpv6(ll, "ll"))
+            if self.ap is not None and self.ap.spec.ipv6_prefix:
+                self._ra = self.module.scope.spawn(self._router_advert(self.ap), name=f"{self.name}-ra")
+
+    async def _router_advert(self, ap: AccessPoint) -> None:
+        await self.module.clock.sleep(self._rng().uniform(0.2, 1.5))
+        if self.ap is not ap or ap.spec.ipv6_prefix is None:
+            return
+        gl = link_local(self.mac, ap.spec.ipv6_prefix)
+        self.module.service(NetIf).ipv6.setdefault("sta", []).append(gl)
+        self.wifi.emit(GotIpv6(gl, "gl"))
 
     def apply_static_ip(self) -> None:
         """AT+CIPSTA while connected: the new address applies at once."""
@@ -532,11 +556,13 @@ class Station:
         self.ap = None
         self.ip = None
         self._got_ip.clear()
-        for task in (self._dhcp, self._watch):
+        for task in (self._dhcp, self._watch, self._ra):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
-        self._dhcp = self._watch = None
-        self.module.service(NetIf).down("sta")
+        self._dhcp = self._watch = self._ra = None
+        netif = self.module.service(NetIf)
+        netif.ipv6.pop("sta", None)
+        netif.down("sta")
 
     def drop(self, reason: int = REASON_AUTH_LEAVE, *, by_host: bool = True) -> bool:
         """Leave the AP (AT+CWQAP, mode change, new AT+CWJAP). True if it was connected."""
@@ -666,6 +692,10 @@ class WifiService:
     def dhcp_bits(self) -> int:
         default = 0b111 if self.module.has_group("eth") else 0b011
         return int(self.module.settings.get(NS, "dhcp", default))
+
+    def ipv6_enabled(self) -> bool:
+        """AT+CIPV6=1 (the TCP/IP chapter's setting)."""
+        return bool(self.module.settings.get("tcpip", "ipv6", 0))
 
     def static_ip(self) -> IpConfig | None:
         value = self.module.settings.get(NS, "sta_ip")

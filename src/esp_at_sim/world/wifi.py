@@ -88,6 +88,13 @@ def mac_text(mac: bytes) -> str:
     return ":".join(f"{b:02x}" for b in mac)
 
 
+def link_local(mac: bytes, prefix: str = "fe80::/64") -> str:
+    """The EUI-64 IPv6 address of ``mac`` in ``prefix`` (what lwIP forms)."""
+    eui = bytes([mac[0] ^ 0x02]) + mac[1:3] + b"\xff\xfe" + mac[3:6]
+    net = ipaddress.IPv6Network(prefix, strict=False)
+    return str(ipaddress.IPv6Address(int(net.network_address) | int.from_bytes(eui, "big")))
+
+
 def parse_mac(text: str) -> bytes:
     parts = text.strip().split(":")
     if len(parts) != 6:
@@ -152,6 +159,7 @@ class AccessPointSpec:
     dns: tuple[str, ...] = ()
     dhcp: bool = True
     eap_users: tuple[EapUser, ...] = ()
+    ipv6_prefix: str | None = None  # router advertisements: stations form a global address
 
     def __post_init__(self) -> None:
         if not 0 < len(self.ssid) <= MAX_SSID:
@@ -177,6 +185,12 @@ class AccessPointSpec:
             ipaddress.IPv4Network(self.subnet, strict=False)
         except ValueError:
             raise ConfigError(f"access point {self.ssid!r}: invalid subnet {self.subnet!r}") from None
+        if self.ipv6_prefix is not None:
+            try:
+                if ipaddress.IPv6Network(self.ipv6_prefix, strict=False).prefixlen != 64:
+                    raise ValueError
+            except ValueError:
+                raise ConfigError(f"access point {self.ssid!r}: ipv6_prefix must be a /64") from None
 
     @property
     def effective_pmf(self) -> int:
@@ -202,6 +216,7 @@ _SPEC_KEYS = {
     "dns",
     "dhcp",
     "eap_users",
+    "ipv6_prefix",
 }
 
 
@@ -256,6 +271,7 @@ def spec_from_table(raw: dict[str, Any], index: int = 0) -> AccessPointSpec:
         dns=tuple(str(d) for d in raw.get("dns", [])),
         dhcp=bool(raw.get("dhcp", True)),
         eap_users=users,
+        ipv6_prefix=str(raw["ipv6_prefix"]) if "ipv6_prefix" in raw else None,
     )
 
 
