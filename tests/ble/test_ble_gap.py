@@ -199,3 +199,72 @@ async def test_connection_parameter_update_and_rssi() -> None:
             assert (await cli.host.command(line)).final == b"ERROR"
         assert (await cli.host.command("AT+BLEDISCONN=2")).final == b"ERROR"
         assert (await cli.host.command("AT+BLEDISCONN=3")).final == b"ERROR"
+
+
+async def test_periodic_advertising_and_sync() -> None:
+    async with modules(("esp32c3", "srv"), ("esp32c6", "cli")) as (srv, cli):
+        s, c = srv.host, cli.host
+        await ok(s, "AT+BLEINIT=2")
+        addr = await address(s)
+        await ok(s, 'AT+BLEPERIODICDATA="1122334455"')
+        assert (await s.command("AT+BLEPERIODICSTART")).final == b"ERROR"  # no extended advertising yet
+        await ok(s, "AT+BLEADVPARAM=32,32,5,0,7,0")
+        await ok(s, 'AT+BLEADVDATA="0201060B09457370726573736966"')
+        await ok(s, "AT+BLEADVSTART")
+        await ok(s, "AT+BLEPERIODICSTART")
+        await ok(c, "AT+BLEINIT=1")
+        assert (await c.command(f'AT+BLESYNCSTART="{addr}"')).final == b"ERROR"  # scan first
+        await ok(c, "AT+BLESCAN=1")
+        await c.read_until(f'+BLESCAN:"{addr}"'.encode(), timeout=5)
+        await ok(c, f'AT+BLESYNCSTART="{addr}"')
+        await c.read_until(re.compile(rf'\+BLESYNC:"{addr}",-\d+,1122334455\r\n'.encode()), timeout=5)
+        await ok(c, "AT+BLESYNCSTOP")
+        await ok(c, "AT+BLESCAN=0")
+        await ok(s, "AT+BLEPERIODICSTOP")
+
+
+async def test_esp32_has_no_periodic_or_phy_commands() -> None:
+    async with modules(("esp32", "m")) as (m,):
+        await ok(m.host, "AT+BLEINIT=3")
+        for line in ('AT+BLEPERIODICDATA="11"', "AT+BLEPERIODICSTART", "AT+BLESYNCSTOP", "AT+BLEREADPHY=0"):
+            r = await m.host.command(line)
+            assert r.raw == line.encode() + b"\r\n\r\nERROR\r\n"
+        # extended advertising types do not exist on the ESP32 (BLE 4.2)
+        assert (await m.host.command("AT+BLEADVPARAM=32,32,5,0,7")).final == b"ERROR"
+        assert (await m.host.command('AT+BLEADVPARAM=32,32,0,0,7,0,0,"00:00:00:00:00:00",1,1')).final == b"ERROR"
+
+
+async def test_phy_update_between_bt5_modules() -> None:
+    async with modules(("esp32c3", "srv"), ("esp32c3", "cli")) as (srv, cli):
+        addr = await server_advertising(srv.host, create_services=False)
+        await ok(cli.host, "AT+BLEINIT=1")
+        await connect(cli.host, srv.host, addr)
+        assert f'+BLEREADPHY:"{addr}",1,1\r\n'.encode() in await ok(cli.host, "AT+BLEREADPHY=0")
+        assert f'+BLESETPHY:"{addr}",2,2\r\n'.encode() in await ok(cli.host, "AT+BLESETPHY=0,2")
+        assert f'+BLEREADPHY:"{addr}",2,2\r\n'.encode() in await ok(cli.host, "AT+BLEREADPHY=0")
+        assert b"+BLEREADPHY:-1\r\n" in await ok(cli.host, "AT+BLEREADPHY=1")
+        assert (await cli.host.command("AT+BLESETPHY=0,4")).final == b"ERROR"
+
+
+async def test_whitelist_limits_who_may_connect() -> None:
+    async with modules(("esp32", "srv"), ("esp32", "a"), ("esp32", "b")) as (srv, a, b):
+        await ok(srv.host, "AT+BLEINIT=2")
+        srv_addr = await address(srv.host)
+        await ok(a.host, "AT+BLEINIT=1")
+        await ok(b.host, "AT+BLEINIT=1")
+        addr_b = await address(b.host)
+        await ok(srv.host, f'AT+BLEWL=1,0,"{addr_b}"')
+        # connections only from the white list
+        await ok(srv.host, "AT+BLEADVPARAM=32,32,0,0,7,2")
+        await ok(srv.host, "AT+BLEADVSTART")
+        r = await a.host.command(f'AT+BLECONN=0,"{srv_addr}",0,3', timeout=40)
+        assert r.final == b"ERROR"
+        await connect(b.host, srv.host, srv_addr)
+        await ok(srv.host, "AT+BLEWL=0")
+        for bad in (
+            "AT+BLEWL=1",
+            "AT+BLEWL=1,0",
+            'AT+BLEWL=2,0,"00:11:22:33:44:55"',
+            'AT+BLEWL=1,2,"00:11:22:33:44:55"',
+        ):
+            assert (await srv.host.command(bad)).final == b"ERROR", bad

@@ -145,6 +145,7 @@ class BleStack(GattEvents):
         self._scan_timer: asyncio.TimerHandle | None = None
         self._adv_set: Any = None
         self._pending_central: tuple[int, str] | None = None
+        self._sids: dict[str, tuple[int, Any]] = {}
         self.gatts: GattServerTable | None = None
         self.security: Any = None
         self.spp: Any = None
@@ -514,6 +515,9 @@ class BleStack(GattEvents):
         address = addr_text(report.address)
         addr_type = 0 if report.address.is_public else 1
         data = bytes(report.data)
+        sid = getattr(report, "advertising_sid", 0xFF)
+        if sid != 0xFF:
+            self._sids[address] = (sid, report.address)
         r = ScanReport(
             address=address,
             addr_type=addr_type,
@@ -552,6 +556,25 @@ class BleStack(GattEvents):
                 return False
             self._scan_seen.add(key)
         return True
+
+    # ---------------------------------------------------------- periodic sync
+    async def start_sync(self, address: str) -> None:
+        device = self.require()
+        if not self.scanning:
+            raise BleError("scan first")
+        if self.sync is not None:
+            await self.sync.stop()
+        sid, hci_address = self._sids.get(address, (0, hci.Address(address, hci.Address.PUBLIC_DEVICE_ADDRESS)))
+        try:
+            sync = await device.create_periodic_advertising_sync(hci_address, sid)
+        except Exception as exc:
+            raise BleError(str(exc)) from None
+        self.sync = _Sync(self, sync, address)
+
+    async def stop_sync(self) -> None:
+        self.require()
+        if self.sync is not None:
+            await self.sync.stop()
 
     # -------------------------------------------------------------- links
     def free_index(self) -> int | None:
@@ -823,6 +846,31 @@ class BleStack(GattEvents):
     def mitm(self, connection: Any) -> bool:
         link = self.link_of(connection)
         return link is not None and link.mitm
+
+
+class _Sync:
+    """A periodic advertising sync of AT+BLESYNCSTART; it ends with the scan."""
+
+    def __init__(self, stack: BleStack, sync: Any, address: str) -> None:
+        self.stack = stack
+        self.sync = sync
+        self.address = address
+        sync.on("periodic_advertisement", self._on_report)
+
+    def _on_report(self, adv: Any) -> None:
+        if self.stack.sync is self:
+            self.stack.listener.sync_report(self.address, int(adv.rssi), bytes(adv.data_bytes))
+
+    async def stop(self) -> None:
+        if self.stack.sync is self:
+            self.stack.sync = None
+        try:
+            await self.sync.terminate()
+        except Exception:
+            log.debug("sync terminate", exc_info=True)
+        device = self.stack.device
+        if device is not None and self.sync in device.periodic_advertising_syncs:
+            device.periodic_advertising_syncs.remove(self.sync)
 
 
 class _AtLegacyAdvertiser(LegacyAdvertiser):
