@@ -17,7 +17,7 @@ from esp_at_sim.at.params import Str
 from esp_at_sim.at.registry import command
 from esp_at_sim.device.context import CommandContext
 from esp_at_sim.device.module import Module, on_boot
-from esp_at_sim.errors import ExecFail, ParamInvalid
+from esp_at_sim.errors import ParamInvalid
 from esp_at_sim.services.netif import ETH, IpConfig, NetIf
 from esp_at_sim.world.ethernet import EthernetLan
 
@@ -169,8 +169,6 @@ async def _cipeth_s(ctx: CommandContext, ip: str, gateway: str | None, netmask: 
     except ValueError:
         raise ParamInvalid(2) from None
     port = ctx.module.service(EthernetPort)
-    if port is None:
-        raise ExecFail()
     module = ctx.module
     # a static address turns Ethernet DHCP off (AT+CWDHCP bit 2), as the firmware does
     module.settings.set(WIFI_NS, "dhcp", _dhcp_bits(module) & ~DHCP_BIT, persist=ctx.persist)

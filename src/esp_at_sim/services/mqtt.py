@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,18 @@ if TYPE_CHECKING:
     from esp_at_sim.device.module import Module
 
 PROTOCOLS = {3: paho.MQTTv31, 4: paho.MQTTv311, 5: paho.MQTTv5}
+
+
+def _loop_time() -> float:
+    """paho's clock (keepalive, retries): the event loop's time when one runs, so a
+    module's PINGREQs keep pace with the world clock (virtual time in tests)."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
+paho.time_func = _loop_time
 READ_SIZE = 4096
 
 
