@@ -173,3 +173,19 @@ async def test_status_messages_in_passthrough_follow_sysmsg() -> None:
         await m.host.expect(b"WIFI DISCONNECT\r\n")
         await m.host.expect(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n", timeout=10)
         m.leave_passthrough()
+
+
+async def test_walking_out_of_range() -> None:
+    world = world_with({"ssid": "lab", "channel": 1, "position": [0.0, 0.0], "tx_power": 20})
+    air = world.extension(WifiAir)
+    async with Module.start("esp32c3", world=world) as m:
+        await quiet(m)
+        air.move(m.name, 10.0, 0.0)
+        assert (await m.host.command('AT+CWJAP="lab",""')).ok
+        air.move(m.name, 3000.0, 0.0)  # far beyond the sensitivity
+        await m.host.expect(b"WIFI DISCONNECT\r\n", timeout=8)
+        air.move(m.name, 5.0, 0.0)
+        await m.host.expect(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n", timeout=10)
+        # the AP can move too
+        air.place(air.aps[0], (0.0, 5000.0))
+        await m.host.expect(b"WIFI DISCONNECT\r\n", timeout=8)

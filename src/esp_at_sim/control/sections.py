@@ -9,7 +9,6 @@ and is left out of the snapshot.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from esp_at_sim.device.snapshot import snapshot_section
@@ -181,7 +180,7 @@ def change_access_point(world: World, ssid: str, bssid: str | None, body: dict[s
     if "position" in body:
         pos = check_position(body["position"])
         for ap in aps:
-            ap.spec = dataclasses.replace(ap.spec, position=pos)
+            air.place(ap, pos)
     if "up" in body:
         if not isinstance(body["up"], bool):
             raise ConfigError("up must be true or false")
@@ -195,7 +194,7 @@ def move_module(world: World, module: str, position: Any) -> None:
         raise KeyError(module)
     from esp_at_sim.world.wifi import WifiAir
 
-    world.extension(WifiAir).positions[module] = (x, y)
+    world.extension(WifiAir).move(module, x, y)
     try:
         from esp_at_sim.world.radio.air import BleAir
     except ImportError:  # pragma: no cover - a build without Bluetooth

@@ -598,7 +598,7 @@ class AccessPoint:
             return
         self.beaconing = on
         for assoc in list(self.stations.values()):
-            assoc.link.on_beacons(on)
+            assoc.link.on_beacons(on and self.air.rssi(self, assoc.link.name) is not None)
 
     def change_password(self, password: bytes, *, kick: bool = True) -> None:
         if self.security.personal and not 8 <= len(password) <= 64:
@@ -735,11 +735,30 @@ class WifiAir:
     def set_rssi(self, rssi: float | None, ssid: str | None = None, bssid: str | None = None) -> None:
         for ap in self._one(ssid, bssid):
             ap.rssi_override = rssi
-            if rssi is not None and rssi < SENSITIVITY:
-                # out of range: the stations lose the beacons
-                ap.set_beacons(False)
-            elif ap.up and not ap.beaconing:
-                ap.set_beacons(True)
+        self.recheck()
+
+    def move(self, module: str, x: float, y: float) -> None:
+        """A module moves (for APs with a position, and SoftAPs between placed modules)."""
+        self.positions[module] = (float(x), float(y))
+        self.recheck()
+
+    def place(self, ap: AccessPoint, position: tuple[float, float] | None) -> None:
+        """An AP moves (``None``: back to its fixed ``rssi``)."""
+        from dataclasses import replace
+
+        ap.spec = replace(ap.spec, position=position)
+        self.recheck()
+
+    def recheck(self) -> None:
+        """After a change of level: stations whose AP fell below the sensitivity
+        stop hearing its beacons (and drop after sta_inactive_time); those back
+        in range hear them again."""
+        for ap in self.aps:
+            if not ap.up:
+                continue
+            for assoc in list(ap.stations.values()):
+                heard = ap.beaconing and self.rssi(ap, assoc.link.name) is not None
+                assoc.link.on_beacons(heard)
 
     def change_password(self, password: str, ssid: str | None = None, bssid: str | None = None) -> None:
         for ap in self._one(ssid, bssid):
