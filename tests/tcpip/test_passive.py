@@ -107,3 +107,19 @@ async def test_passive_udp_one_datagram_per_read(esp: Module) -> None:
         await h.expect(f'+CIPRECVDATA:6,"127.0.0.1",{peer.port},second\r\nOK\r\n'.encode())
     finally:
         await peer.close()
+
+
+async def test_older_generation_formats(tcp_echo: TcpPeer) -> None:
+    async with Module.start("esp8266") as m:  # AT 2.x
+        h = m.host
+        online(m)
+        m.world.dns["old.example"] = "127.0.0.1"
+        r = await h.command('AT+CIPDOMAIN="old.example"')
+        assert b"+CIPDOMAIN:127.0.0.1\r\n" in r.raw  # unquoted before 3.x
+        r = await h.command("AT+CIPMUX=1")
+        r = await h.command("AT+CIPRECVMODE=1")
+        assert r.final == b"OK"
+        r = await h.command("AT+CIPRECVLEN?")
+        assert b"+CIPRECVLEN:-1,-1,-1,-1,-1\r\n" in r.raw  # -1 for unused links on 2.x
+        r = await h.command("AT+CIPRECVTYPE?")
+        assert r.final == b"ERROR"  # the per-link form came later

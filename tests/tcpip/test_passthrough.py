@@ -187,3 +187,11 @@ async def test_savetranslink_reconnects_at_boot(esp: Module, tcp_echo: TcpPeer) 
     await leave(esp)
     r = await h.command("AT+SAVETRANSLINK=0")  # echo is back on after the reset
     assert r.final == b"OK"
+
+
+async def test_quitt_with_sysmsg_bit_0(esp: Module, tcp_echo: TcpPeer) -> None:
+    online(esp)
+    esp.settings.set("base", "sysmsg", 1)
+    await enter(esp, f'AT+CIPSTART="TCP","127.0.0.1",{tcp_echo.port}')
+    await leave(esp)
+    await esp.host.expect(b"+QUITT\r\n")
