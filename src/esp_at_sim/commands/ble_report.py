@@ -19,14 +19,22 @@ advertising event type (4 for a scan response)::
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
 
+from esp_at_sim.device.module import Module, on_boot
 from esp_at_sim.services.ble.events import BleListener, ConnParams, ScanReport
-
-if TYPE_CHECKING:
-    from esp_at_sim.device.module import Module
+from esp_at_sim.world.radio import BleAir
 
 CRLF = b"\r\n"
+
+
+@on_boot
+def _serve_hci(module: Module) -> None:
+    """A ``ble_hci`` export of the scenario starts with the module's first boot."""
+    air = module.world.extension(BleAir)
+    if module.name in air.hci_exports and module.name not in air.started_exports:
+        from esp_at_sim.services.ble.hci_export import ensure_export
+
+        module.scope.spawn(ensure_export(module.world, module.name), name=f"{module.name}-hci-export")
 
 
 class DataPipe:

@@ -164,11 +164,6 @@ class BtRadio:
         device.address_resolution_offload = True
         self.device = device
         coex.set_bt_active(module, True)
-        export = air.hci_exports.get(module.name)
-        if export:
-            from esp_at_sim.services.ble.hci_export import start_export
-
-            await start_export(self, export)
 
     def _power_off(self) -> None:
         if self.controller is not None:

@@ -145,6 +145,7 @@ class BleAir:
         self.loss: float = 0.0  # interference everywhere
         self.node_loss: dict[str, float] = {}  # interference around one node
         self.hci_exports: dict[str, str] = {}  # module name -> transport spec (real hosts)
+        self.started_exports: dict[str, Any] = {}  # module name -> the running export
         self.nodes: dict[str, RadioNode] = {}
         self._default_slots: dict[str, int] = {}
         self._geometry_listeners: list[Callable[[], None]] = []
