@@ -141,6 +141,19 @@ async def _emit(ctx: CommandContext, name: str, data: bytes) -> None:
     await ctx.module.send_data(f"{name}:{len(data)},".encode() + data + b"\r\n", held=False)
 
 
+def _pieces(name: bytes, block: bytes, size: int) -> bytes:
+    """``+NAME:<len>,<data>\r\n`` for each ``size``-byte piece of ``block``."""
+    out = bytearray()
+    view = memoryview(block)
+    full = name + b":" + str(size).encode() + b","
+    for i in range(0, len(block), size):
+        part = view[i : i + size]
+        out += full if len(part) == size else name + b":" + str(len(part)).encode() + b","
+        out += part
+        out += b"\r\n"
+    return bytes(out)
+
+
 def _check_status(resp: Response) -> None:
     if resp.status >= 400:
         raise HttpFailed(resp.status)
@@ -252,10 +265,8 @@ async def _httpcget(ctx: CommandContext, args: Args) -> None:
         resp = await req.send("GET", [], tx_size=tx or None)
         _check_status(resp)
         try:
-            async for chunks in req.exchange.fill(piece):
-                await ctx.module.send_data(
-                    b"".join(f"+HTTPCGET:{len(c)},".encode() + c + b"\r\n" for c in chunks), held=False
-                )
+            async for block, size in req.exchange.fill(piece):
+                await ctx.module.send_data(_pieces(b"+HTTPCGET", block, size), held=False)
         except HttpError as exc:
             raise HttpFailed(exc.code) from None
     finally:

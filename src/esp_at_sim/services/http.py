@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 USER_AGENT = "ESP32 HTTP Client/1.0"
 CONNECTION_FAILED = 0x000
 READ_SIZE = 512  # esp_http_client's default buffer
-BULK_READ = 64 * 1024  # socket reads where the firmware's buffer size does not show
+BULK_READ = 256 * 1024  # socket reads where the firmware's buffer size does not show
 
 
 class HttpError(Exception):
@@ -145,7 +145,11 @@ class HttpExchange:
             netif = self.module.service(NetIf)
             self._reader, self._writer = await self.module.clock.wait_for(
                 netif.open_connection(
-                    self.url.host, self.url.port, ssl=self.tls, server_hostname=self.url.host if self.tls else None
+                    self.url.host,
+                    self.url.port,
+                    ssl=self.tls,
+                    server_hostname=self.url.host if self.tls else None,
+                    limit=BULK_READ,
                 ),
                 self.timeout,
             )
@@ -228,18 +232,19 @@ class HttpExchange:
             elif not self._done and self.conn.their_state is h11.SEND_BODY and self._eof():
                 raise HttpError(CONNECTION_FAILED, "connection closed mid-body")
 
-    async def fill(self, size: int) -> AsyncIterator[list[bytes]]:
-        """Body pieces of exactly ``size`` bytes (the last may be shorter), in
-        batches: every piece complete after one socket read."""
+    async def fill(self, size: int) -> AsyncIterator[tuple[bytes, int]]:
+        """The body in pieces of exactly ``size`` bytes (the last may be shorter):
+        yields ``(block, size)`` where ``block`` holds whole pieces, as many as
+        one socket read completed (cheaper to print than one piece at a time)."""
         buf = bytearray()
         async for data in self.reads(BULK_READ):
             buf += data
             n = len(buf) // size * size
             if n:
-                yield [bytes(buf[i : i + size]) for i in range(0, n, size)]
+                yield bytes(buf[:n]), size
                 del buf[:n]
         if buf:
-            yield [bytes(buf)]
+            yield bytes(buf), size
 
     def _eof(self) -> bool:
         return self._reader is not None and self._reader.at_eof()
