@@ -2,10 +2,16 @@
 
 Theory of operation
 -------------------
-Two loops per UART. The receive loop hands host bytes to
-:meth:`Module.receive`. The transmit loop drains the module's output
-scheduler into the transport; ``transport.write`` waits when the host does
-not read, which leaves bytes in the scheduler and back-pressures producers.
+Host bytes go to :meth:`Module.receive`: straight from the transport's
+reader callback where the transport can push (pty, TCP), else from a receive
+loop. Module output leaves the same way: while nothing is queued and the line
+is free, the output scheduler hands a reply straight to the transport
+(``write_nowait``), so a command that needs no waiting is answered within the
+loop turn that brought it in (its handler starts eagerly, see
+``device/eager.py``). Otherwise the transmit loop drains the scheduler;
+``transport.write`` waits when the host does not read, which leaves bytes in
+the scheduler and back-pressures producers. When the module stops taking
+input (``rx_ready`` cleared: flow control), the transport stops reading.
 
 Baud changes (``module.on_uart_change``): the firmware answers ``AT+UART_CUR``
 with ``OK`` at the old rate and then switches. The pump notes how many bytes
@@ -48,6 +54,8 @@ class UartPump:
         self._switches: list[tuple[int, int]] = []  # (output position, baud), in order
         self._awaiting_final: int | None = None
         self._writing = False
+        self._rx_failed: asyncio.Future[None] | None = None
+        self._resume: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ baud rate
     def _on_uart_change(self, baud: int) -> None:
@@ -75,6 +83,12 @@ class UartPump:
                 self.line_baud = baud
                 self.transport.set_baud(baud)
 
+    def _write_direct(self, data: bytes) -> int:
+        """The scheduler's sink: bytes go out at once while the line is free."""
+        if self.pace or self._writing or self._switches:
+            return 0
+        return self.transport.write_nowait(data)
+
     # ----------------------------------------------------------------- loops
     async def _rx(self) -> None:
         module, transport = self.module, self.transport
@@ -83,6 +97,12 @@ class UartPump:
                 with contextlib.suppress(TimeoutError):
                     await module.wait_ready(timeout=3600)
                     break
+        if transport.start_push(self._deliver):
+            # the transport calls us with each piece as it arrives; this task
+            # only carries an error out, or lets flow control resume reading
+            self._rx_failed = asyncio.get_running_loop().create_future()
+            await self._rx_failed
+            return
         read, receive, rx_ready = transport.read, module.receive, module.rx_ready
         while True:
             if not rx_ready.is_set():
@@ -92,13 +112,33 @@ class UartPump:
                 return
             receive(data)
 
+    def _deliver(self, data: bytes) -> None:
+        """Push mode: host bytes straight from the transport's reader callback."""
+        try:
+            self.module.receive(data)
+        except Exception as exc:
+            if self._rx_failed is not None and not self._rx_failed.done():
+                self._rx_failed.set_exception(exc)
+            return
+        if not self.module.rx_ready.is_set() and self._resume is None:
+            # flow control: stop reading until the module can take more
+            self.transport.pause_push()
+            self._resume = asyncio.ensure_future(self._resume_when_ready())
+
+    async def _resume_when_ready(self) -> None:
+        try:
+            await self.module.rx_ready.wait()
+            self.transport.resume_push()
+        finally:
+            self._resume = None
+
     async def _tx(self) -> None:
         out = self.module.output
         loop = asyncio.get_running_loop()
         budget_start = loop.time()
         budget_bits = 0
         while True:
-            idle = not out.pending()
+            line_idle = not out.pending()
             await out.wait_readable()
             self._apply_due_switches()
             limit = 65536
@@ -107,6 +147,7 @@ class UartPump:
             if self._switches:
                 limit = min(limit, self._switches[0][0] - out.total_out)
             data = out.take(limit)
+            started = loop.time()
             self._writing = True
             try:
                 await self.transport.write(data)
@@ -115,10 +156,8 @@ class UartPump:
             self._apply_due_switches()
             if self.pace and self.line_baud > 0:
                 now = loop.time()
-                due = budget_start + budget_bits / self.line_baud
-                if idle and now > due + 0.002:  # the line was idle: start a new budget
-                    # (a late wake-up with bytes waiting is not idleness: keep the budget, catch up)
-                    budget_start, budget_bits = now, 0
+                if line_idle:  # nothing was queued: the line starts afresh, no credit
+                    budget_start, budget_bits = started, 0
                 budget_bits += len(data) * BITS_PER_BYTE
                 delay = budget_start + budget_bits / self.line_baud - now
                 if delay > 0:
@@ -142,6 +181,8 @@ class UartPump:
         self.line_baud = self.module.uart_baud
         self.module.on_uart_change.append(self._on_uart_change)
         unsubscribe = self.module.subscribe(self._on_module_event)
+        out = self.module.output
+        out.sink = self._write_direct
         tx = asyncio.ensure_future(self._tx())
         rx = asyncio.ensure_future(self._rx())
         try:
@@ -165,7 +206,11 @@ class UartPump:
             for t in (rx, tx):
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
+            if self._resume is not None:
+                self._resume.cancel()
             unsubscribe()
+            if out.sink == self._write_direct:
+                out.sink = None
             with contextlib.suppress(ValueError):
                 self.module.on_uart_change.remove(self._on_uart_change)
 

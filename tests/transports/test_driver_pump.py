@@ -26,6 +26,11 @@ class RecordingEnd(MemoryEnd):
         self.written += data
         await super().write(data)
 
+    def write_nowait(self, data: bytes) -> int:
+        taken = super().write_nowait(data)
+        self.written += data[:taken]
+        return taken
+
     def set_baud(self, baud: int) -> None:
         self.switches.append((baud, bytes(self.written)))
 

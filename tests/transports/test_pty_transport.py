@@ -1,4 +1,8 @@
-"""The pty UART, opened by host programs the way they open /dev/ttyUSB0."""
+"""The pty UART, opened by host programs the way they open /dev/ttyUSB0.
+
+Tests that wait for bytes with a timeout run on a real-time loop: pty data
+reaches the other side through a kernel worker, which a busy machine may
+delay past the virtual-time loop's idle threshold."""
 
 from __future__ import annotations
 
@@ -23,10 +27,11 @@ async def _read_until(port: serial.Serial, end: bytes, timeout: float = 5.0) -> 
     return await asyncio.to_thread(port.read_until, end)
 
 
+@pytest.mark.real_time
 async def test_pyserial_host_round_trip(tmp_path: Path, served: Served) -> None:
     link = tmp_path / "esp.pty"
     transport = PtyTransport(link)
-    async with served(transport, name="pty0", power=False) as module:
+    async with served(transport, name="pty0", power=False, boot_time=0.05) as module:
         port = serial.Serial(str(link), 115200, timeout=5)
         try:
             await module.power_on()
@@ -89,6 +94,7 @@ async def test_a_regular_file_is_never_replaced(tmp_path: Path) -> None:
     assert path.read_text() == "keep me"
 
 
+@pytest.mark.real_time
 async def test_slave_is_raw(tmp_path: Path) -> None:
     """Bytes pass unchanged both ways: no CR/NL translation, no echo, no signals."""
     transport = PtyTransport(tmp_path / "raw.pty")
@@ -108,6 +114,7 @@ async def test_slave_is_raw(tmp_path: Path) -> None:
         await transport.close()
 
 
+@pytest.mark.real_time
 async def test_writes_wait_for_a_slow_host_and_lose_nothing(tmp_path: Path) -> None:
     transport = PtyTransport(tmp_path / "bp.pty")
     await transport.open()

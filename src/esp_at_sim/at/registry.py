@@ -36,6 +36,9 @@ from esp_at_sim.errors import CmdOpError, NoAtPrefix, ParamParseFail, Unsupporte
 
 
 class Form(Enum):
+    # members are singletons: hash by identity (Enum's own __hash__ runs Python code on every lookup)
+    __hash__ = object.__hash__
+
     TEST = "=?"
     QUERY = "?"
     SET = "="

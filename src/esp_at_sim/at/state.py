@@ -22,6 +22,9 @@ from enum import Enum
 
 
 class EngineState(Enum):
+    # members are singletons: hash by identity (Enum's own __hash__ runs Python code on every lookup)
+    __hash__ = object.__hash__
+
     OFF = "off"  # booting, rebooting, deep sleep: input is dropped
     COMMAND = "command"  # collecting a command line
     EXECUTING = "executing"  # a command runs; input gets "busy p..."
@@ -30,6 +33,9 @@ class EngineState(Enum):
 
 
 class Trigger(Enum):
+    # members are singletons: hash by identity (Enum's own __hash__ runs Python code on every lookup)
+    __hash__ = object.__hash__
+
     POWER_ON = "power_on"
     POWER_OFF = "power_off"
     LINE = "line"

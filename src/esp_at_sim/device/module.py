@@ -408,7 +408,8 @@ class Module:
             self.reply(Final(Result.ERROR, exc.code, exc.message))
             return
         ctx = CommandContext(self, resolved.command, resolved.form)
-        self._running = self.scope.spawn(self._run(resolved, ctx), name=f"{self.name}:{line[:24]!r}")
+        # eager: a handler that needs no waiting answers before the loop turns
+        self._running = self.scope.spawn(self._run(resolved, ctx), name=f"{self.name}:{line[:24]!r}", eager=True)
 
     async def _run(self, resolved: Resolved, ctx: CommandContext) -> None:
         final: Final

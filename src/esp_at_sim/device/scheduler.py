@@ -12,6 +12,11 @@ Three classes of output:
 * passthrough data is raw and only back-pressured.
 
 Every event is written as one piece, so lines never interleave.
+
+Whoever drains the scheduler (the driver's pump) may install ``sink``: while
+nothing is queued, ``write_now`` hands the bytes straight to it and queues only
+what it did not take. A reply then leaves in the same turn of the event loop
+as the command that caused it, instead of waking the pump first.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ class OutputScheduler:
         self._released = asyncio.Event()
         self._released.set()
         self.filter: Callable[[bytes], bytes] | None = None
+        #: takes bytes at once if it can, returns how many it took
+        self.sink: Callable[[bytes], int] | None = None
         self.total_out = 0
 
     # ---------------------------------------------------------------- writers
@@ -38,6 +45,13 @@ class OutputScheduler:
             data = self.filter(data)
         if not data:
             return
+        if self.sink is not None and not self._buf:
+            taken = self.sink(data)
+            if taken:
+                self.total_out += taken
+                if taken >= len(data):
+                    return
+                data = data[taken:]
         self._buf += data
         self._readable.set()
         if len(self._buf) >= self.capacity:

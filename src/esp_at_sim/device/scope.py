@@ -13,6 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from esp_at_sim.device.eager import create_eager_task
+
 log = logging.getLogger(__name__)
 
 Closer = Callable[[], Awaitable[None] | None]
@@ -25,11 +27,16 @@ class TaskScope:
         self._closers: list[Closer] = []
         self.closed = False
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
+    def spawn(
+        self, coro: Coroutine[Any, Any, Any], name: str | None = None, *, eager: bool = False
+    ) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task of this scope; ``eager`` runs its first step now
+        (see :mod:`esp_at_sim.device.eager`)."""
         if self.closed:
             coro.close()
             raise RuntimeError(f"scope {self.name} is closed")
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+        start = create_eager_task if eager else asyncio.get_running_loop().create_task
+        task = start(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task

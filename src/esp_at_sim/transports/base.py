@@ -12,6 +12,7 @@ Transports are opened from URL-like names::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from types import TracebackType
 
 from esp_at_sim.errors import ConfigError
@@ -39,6 +40,25 @@ class Transport(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    def start_push(self, deliver: Callable[[bytes], None]) -> bool:
+        """Hand the host's bytes to ``deliver`` as they arrive (from the event
+        loop's reader callback) instead of through :meth:`read`. Returns False
+        if this transport cannot; then :meth:`read` is used."""
+        return False
+
+    def pause_push(self) -> None:  # noqa: B027 - optional hook
+        """Stop taking the host's bytes for now (flow control); they wait in
+        the host's buffers."""
+
+    def resume_push(self) -> None:  # noqa: B027 - optional hook
+        """Take the host's bytes again after :meth:`pause_push`."""
+
+    def write_nowait(self, data: bytes) -> int:
+        """Write what can be written without waiting; returns how many bytes
+        were taken (0: none, use :meth:`write`). Bytes a transport drops
+        (nobody listening) count as taken."""
+        return 0
 
     def describe(self) -> str:
         return type(self).__name__

@@ -55,6 +55,16 @@ class MemoryEnd(Transport):
     async def write(self, data: bytes) -> None:
         await self._tx.put(bytes(data))
 
+    def write_nowait(self, data: bytes) -> int:
+        pipe = self._tx
+        if pipe.closed:
+            return len(data)
+        if len(pipe.buf) >= pipe.capacity:
+            return 0
+        pipe.buf += data
+        pipe.readable.set()
+        return len(data)
+
     async def close(self) -> None:
         self._rx.close()
         self._tx.close()

@@ -68,6 +68,7 @@ class PtyTransport(Transport):
         self._linked = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._host_speed: int | None = None
+        self._deliver: Callable[[bytes], None] | None = None
         #: called with the new rate when the host reconfigures its side of the pty
         self.on_host_baud: Callable[[int], None] | None = None
 
@@ -94,6 +95,42 @@ class PtyTransport(Transport):
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self.master, self._readable.set)
 
+    # ---------------------------------------------------- push mode (hot path)
+    def start_push(self, deliver: Callable[[bytes], None]) -> bool:
+        if self.master < 0 or self._closed or self._loop is None:
+            return False
+        self._deliver = deliver
+        self._loop.remove_reader(self.master)
+        self._loop.add_reader(self.master, self._push_ready)
+        return True
+
+    def _push_ready(self) -> None:
+        try:
+            data = os.read(self.master, 65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            # no slave open (cannot happen while we hold ours): look again later
+            self.pause_push()
+            assert self._loop is not None
+            self._loop.call_later(0.05, self.resume_push)
+            return
+        if data and self._deliver is not None:
+            if self.on_host_baud is not None:
+                self._check_host_speed()
+            self._deliver(data)
+
+    def pause_push(self) -> None:
+        if self._loop is not None and self.master >= 0:
+            self._loop.remove_reader(self.master)
+
+    def resume_push(self) -> None:
+        if self._loop is not None and self.master >= 0 and not self._closed and self._deliver is not None:
+            self._loop.add_reader(self.master, self._push_ready)
+
+    # ----------------------------------------------------------- pull mode
     async def read(self) -> bytes:
         if self.master < 0:
             await self.open()
@@ -129,6 +166,18 @@ class PtyTransport(Transport):
                 if exc.errno != errno.EIO:
                     raise
                 return  # nobody can read it: dropped, as on a UART without a listener
+
+    def write_nowait(self, data: bytes) -> int:
+        if self.master < 0 or self._closed:
+            return 0
+        try:
+            return os.write(self.master, data)
+        except BlockingIOError:
+            return 0
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            return len(data)
 
     async def _wait_writable(self) -> None:
         assert self._loop is not None

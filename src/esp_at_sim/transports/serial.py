@@ -113,6 +113,21 @@ class SerialTransport(Transport):
                     return
                 raise
 
+    def write_nowait(self, data: bytes) -> int:
+        if self.port is None or self._switch is not None or self._closed:
+            return 0
+        if self._gone:
+            return len(data)
+        try:
+            return os.write(self.fd, data)
+        except BlockingIOError:
+            return 0
+        except OSError as exc:
+            if exc.errno in _GONE:
+                self._went_away(exc)
+                return len(data)
+            raise
+
     async def _wait_writable(self) -> None:
         assert self._loop is not None
         self._writable.clear()

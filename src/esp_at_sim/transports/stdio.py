@@ -148,6 +148,16 @@ class StdioTransport(Transport):
                 # nobody reads our output any more: drop it, as a UART would
                 return
 
+    def write_nowait(self, data: bytes) -> int:
+        if not self._polled_writer or self.wfd < 0 or self._closed:
+            return 0  # a blocking descriptor: only the pump writes to it
+        try:
+            return os.write(self.wfd, data)
+        except BlockingIOError:
+            return 0
+        except BrokenPipeError:
+            return len(data)
+
     async def _wait_writable(self) -> None:
         assert self._loop is not None
         self._writable.clear()

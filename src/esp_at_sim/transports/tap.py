@@ -83,6 +83,25 @@ class TapTransport(Transport):
         self._record("out", data)
         await self.inner.write(data)
 
+    def start_push(self, deliver: Callable[[bytes], None]) -> bool:
+        def recorded(data: bytes) -> None:
+            self._record("in", data)
+            deliver(data)
+
+        return self.inner.start_push(recorded)
+
+    def pause_push(self) -> None:
+        self.inner.pause_push()
+
+    def resume_push(self) -> None:
+        self.inner.resume_push()
+
+    def write_nowait(self, data: bytes) -> int:
+        taken = self.inner.write_nowait(data)
+        if taken:
+            self._record("out", data[:taken])
+        return taken
+
     async def close(self) -> None:
         await self.inner.close()
 

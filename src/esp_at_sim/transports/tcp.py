@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from esp_at_sim.errors import TransportError
 from esp_at_sim.transports.base import Transport
@@ -76,6 +77,8 @@ class TcpServerTransport(Transport):
         self._readable = asyncio.Event()
         self._closed = False
         self._rx_paused = False
+        self._deliver: Callable[[bytes], None] | None = None
+        self._push_paused = False
         self.connected = asyncio.Event()  # a host is attached (for tests and tools)
         self.hosts_served = 0
 
@@ -118,12 +121,17 @@ class TcpServerTransport(Transport):
             conn.transport.close()
             return
         self.current = conn
+        if self._push_paused:
+            conn.transport.pause_reading()
         self.hosts_served += 1
         self.connected.set()
         log.info("UART on %s:%d: host %s connected", self.host, self.port, conn.peer)
 
     def _received(self, conn: _HostConnection, data: bytes) -> None:
         if conn is not self.current:
+            return
+        if self._deliver is not None:
+            self._deliver(data)
             return
         self._rx += data
         self._readable.set()
@@ -138,6 +146,25 @@ class TcpServerTransport(Transport):
         self._rx_paused = False
         self.connected.clear()
         log.info("UART on %s:%d: host %s disconnected", self.host, self.port, conn.peer)
+
+    # ---------------------------------------------------- push mode (hot path)
+    def start_push(self, deliver: Callable[[bytes], None]) -> bool:
+        if self._rx:  # bytes that came in before: they go first
+            data = bytes(self._rx)
+            self._rx.clear()
+            deliver(data)
+        self._deliver = deliver
+        return True
+
+    def pause_push(self) -> None:
+        self._push_paused = True
+        if self.current is not None and self.current.transport is not None:
+            self.current.transport.pause_reading()
+
+    def resume_push(self) -> None:
+        self._push_paused = False
+        if self.current is not None and self.current.transport is not None:
+            self.current.transport.resume_reading()
 
     # ------------------------------------------------------------ byte path
     async def read(self) -> bytes:
@@ -162,6 +189,15 @@ class TcpServerTransport(Transport):
         conn.transport.write(data)
         if not conn.can_write.is_set():
             await conn.can_write.wait()
+
+    def write_nowait(self, data: bytes) -> int:
+        conn = self.current
+        if conn is None or conn.transport is None or conn.transport.is_closing():
+            return len(data)  # nobody on the line
+        if not conn.can_write.is_set():
+            return 0
+        conn.transport.write(data)
+        return len(data)
 
     def describe(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -1,0 +1,97 @@
+"""Tasks whose first step runs at once, inside the caller's turn of the loop.
+
+Theory of operation
+-------------------
+Most AT handlers finish without ever waiting (``AT``, queries, settings). Run
+as an ordinary task, each would cost a trip through the event loop before it
+could answer. :func:`create_eager_task` makes the task, then runs the
+coroutine's first step immediately with that task as the loop's current task
+(so ``asyncio.current_task()``, ``asyncio.timeout()`` and friends see the
+right task) and in the task's own context. Whatever the step produced - a
+future to wait for, a return value, an exception - is handed to the task by a
+small coroutine adapter when the task takes its first scheduled step, and the
+task carries on from there as usual. This is what Python 3.12's eager task
+factory does; on interpreters without the private hooks it relies on, the
+task is simply started the ordinary way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from asyncio import tasks as _tasks
+from collections.abc import Coroutine, Generator
+from typing import Any
+
+_enter = getattr(_tasks, "_enter_task", None)
+_leave = getattr(_tasks, "_leave_task", None)
+
+_YIELDED, _RETURNED, _RAISED = 0, 1, 2
+
+
+class _FirstStepDone(Coroutine[Any, Any, Any]):
+    """Continues a coroutine whose first step has already been run."""
+
+    __slots__ = ("_coro", "_outcome")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._coro = coro
+        self._outcome: tuple[int, Any] | None = None
+
+    def first_step(self) -> None:
+        try:
+            self._outcome = (_YIELDED, self._coro.send(None))
+        except StopIteration as stop:
+            self._outcome = (_RETURNED, stop.value)
+        except BaseException as exc:  # handed to the task, which reports it
+            self._outcome = (_RAISED, exc)
+
+    def send(self, value: Any) -> Any:
+        outcome = self._outcome
+        if outcome is None:
+            return self._coro.send(value)
+        self._outcome = None
+        kind, payload = outcome
+        if kind == _YIELDED:
+            return payload
+        if kind == _RETURNED:
+            raise StopIteration(payload)
+        raise payload
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        exc = typ if isinstance(typ, BaseException) else typ(val) if val is None else val
+        outcome, self._outcome = self._outcome, None
+        if outcome is not None:
+            kind, payload = outcome
+            if kind != _YIELDED:
+                raise exc  # the coroutine has already finished
+            if isinstance(payload, asyncio.Future):
+                payload.cancel()  # as a task cancels the future it waits for
+        return self._coro.throw(exc)
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        raise TypeError("only a task drives this")
+
+
+def create_eager_task(coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
+    """A task for ``coro`` whose first step has already run when this returns."""
+    loop = asyncio.get_running_loop()
+    if _enter is None or _leave is None:
+        return loop.create_task(coro, name=name)
+    adapter = _FirstStepDone(coro)
+    context = contextvars.copy_context()
+    task = loop.create_task(adapter, name=name, context=context)
+    caller = asyncio.current_task(loop)
+    if caller is not None:
+        _leave(loop, caller)
+    _enter(loop, task)
+    try:
+        context.run(adapter.first_step)
+    finally:
+        _leave(loop, task)
+        if caller is not None:
+            _enter(loop, caller)
+    return task
