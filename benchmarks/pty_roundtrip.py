@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import subprocess
 import sys
@@ -36,6 +37,7 @@ async def module_server(link: Path) -> AsyncIterator[None]:
     pump = asyncio.ensure_future(serve(module, transport))
     try:
         await module.power_on(wait_ready=True)
+        gc.freeze()  # as the CLI does once everything is up
         yield
     finally:
         pump.cancel()
@@ -92,7 +94,12 @@ async def measure(count: int = 1500, rounds: int = 4) -> tuple[list[float], list
     return module, echo
 
 
-def run(quick: bool = False) -> list[Figure]:
+def run(quick: bool = False) -> list[tuple[str, float, str]]:
+    """For ``python -m benchmarks``."""
+    return [f.as_tuple() for f in figures(quick)]
+
+
+def figures(quick: bool = False) -> list[Figure]:
     module, echo = asyncio.run(measure(count=600 if quick else 1500, rounds=2 if quick else 4))
     med, ref_med = median(module), median(echo)
     p99, ref_p99 = percentile(module, 99), percentile(echo, 99)

@@ -44,6 +44,18 @@ class Figure:
             f"   target {self.target}{verdict}"
         )
 
+    def as_tuple(self) -> tuple[str, float, str]:
+        """``(name, value, unit)`` for ``python -m benchmarks``; the unit carries
+        the reference, the ratio and the verdict."""
+        verdict = "" if self.met is None else (" [target met]" if self.met else " [TARGET MISSED]")
+        scale, unit = _scale(self.value, self.unit)
+        return (
+            self.name,
+            self.value * scale,
+            f"{unit}  ({self.reference_name} {_fmt(self.reference, self.unit)}, "
+            f"ratio {self.ratio:.2f}x, target {self.target}){verdict}",
+        )
+
     def as_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
@@ -56,6 +68,14 @@ class Figure:
             "met": self.met,
             "notes": self.notes,
         }
+
+
+def _scale(value: float, unit: str) -> tuple[float, str]:
+    if unit == "s":
+        return (1e6, "us") if value < 1e-3 else (1e3, "ms")
+    if unit == "B":
+        return 1 / 1024, "KiB"
+    return 1.0, unit
 
 
 def _fmt(value: float, unit: str) -> str:

@@ -46,6 +46,11 @@ class _FirstStepDone(Coroutine[Any, Any, Any]):
         except BaseException as exc:  # handed to the task, which reports it
             self._outcome = (_RAISED, exc)
 
+    @property
+    def returned(self) -> bool:
+        """The first step ran the coroutine to its end without an error."""
+        return self._outcome is not None and self._outcome[0] == _RETURNED
+
     def send(self, value: Any) -> Any:
         outcome = self._outcome
         if outcome is None:
@@ -74,6 +79,13 @@ class _FirstStepDone(Coroutine[Any, Any, Any]):
 
     def __await__(self) -> Generator[Any, None, Any]:
         raise TypeError("only a task drives this")
+
+
+def finished_eagerly(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task``'s coroutine already returned during its eager first step
+    (nothing left to cancel or to report)."""
+    coro = task.get_coro()
+    return isinstance(coro, _FirstStepDone) and coro.returned
 
 
 def create_eager_task(coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from esp_at_sim.device.eager import create_eager_task
+from esp_at_sim.device.eager import create_eager_task, finished_eagerly
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ class TaskScope:
             raise RuntimeError(f"scope {self.name} is closed")
         start = create_eager_task if eager else asyncio.get_running_loop().create_task
         task = start(coro, name=name)
+        if eager and finished_eagerly(task):
+            return task  # already done: nothing to cancel at close, nothing to report
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
