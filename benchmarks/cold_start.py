@@ -110,3 +110,38 @@ def figures(quick: bool = False) -> list[Figure]:
 def run(quick: bool = False) -> list[tuple[str, float, str]]:
     """For ``python -m benchmarks``."""
     return [f.as_tuple() for f in figures(quick)]
+
+
+_CHAPTER_TIMES = """
+import importlib, json, pkgutil, time
+t0 = time.perf_counter()
+import esp_at_sim.device.module
+import esp_at_sim.commands as pkg
+out = [("core (esp_at_sim.device.module)", time.perf_counter() - t0)]
+for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+    t = time.perf_counter()
+    importlib.import_module(pkg.__name__ + "." + info.name)
+    out.append((info.name, time.perf_counter() - t))
+print(json.dumps(out))
+"""
+
+
+def import_costs(top: int = 8) -> list[tuple[str, float]]:
+    """Seconds each command chapter adds to start-up, in a fresh process, in the
+    order ``load_commands`` imports them (a library shared by several chapters
+    is paid for by the first): where a cold start goes."""
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHAPTER_TIMES], capture_output=True, text=True, env=_env(), check=True
+    )
+    costs = [(str(name), float(sec)) for name, sec in json.loads(proc.stdout)]
+    return sorted(costs, key=lambda c: -c[1])[:top]
+
+
+if __name__ == "__main__":
+    for line in figures():
+        print(line.line())
+    print("import cost of the command chapters (cumulative, includes their libraries):")
+    for name, seconds in import_costs():
+        print(f"  {name:<40} {seconds * 1e3:7.1f} ms")

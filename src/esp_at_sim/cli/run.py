@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import signal
 import sys
@@ -128,6 +129,10 @@ async def _serve_world(
                 _status(status, f"dashboard: {server.dashboard_url}")
             stdio_used = any(isinstance(p.inner, StdioTransport) for p in runner.ports.values())
             _status(status, "end of input or Ctrl-C stops" if stdio_used else "Ctrl-C to stop")
+            # everything made so far (imported code, tables, the modules) lives as long
+            # as the process: keep it out of the collector's full passes, which would
+            # otherwise stall the UART for milliseconds now and then
+            gc.freeze()
             await runner.wait()
     finally:
         byte_log.flush()
