@@ -107,6 +107,12 @@ def test_cli_serves_a_pty_logs_bytes_and_exits_on_sigint(tmp_path: Path, cli: ty
         assert _at(port, b"AT\r\n").endswith(b"AT\r\n\r\nOK\r\n")
     c.wait_for(r"esp0 >> AT\\r\\n")
     c.wait_for(r"esp0 << \\r\\nOK\\r\\n")
+    with serial.Serial(str(link), 115200, timeout=2) as port:
+        assert _at(port, b"AT+UART_CUR=921600,8,1,0,0\r\n").endswith(b"\r\nOK\r\n")
+        c.wait_for(r"esp0 -- UART now 921600 baud \(8N1\); host side of the pty at 115200 \(mismatch\)")
+        port.baudrate = 921600
+        assert _at(port, b"AT\r\n").endswith(b"\r\nOK\r\n")
+    c.wait_for(r"esp0 -- host set its side of the pty to 921600 baud")
     assert c.interrupt() == 0
     assert not link.exists() and not link.is_symlink()
     out = c.out.decode()

@@ -111,6 +111,7 @@ async def test_round_trip_over_a_serial_pair(
             assert reply.ok and any(line.startswith(b"AT version:") for line in reply.lines)
 
 
+@pytest.mark.real_time
 async def test_baud_switch_waits_for_the_old_rate_bytes(served: Served) -> None:
     async with pty_pair() as (device, host):
         transport = SerialTransport(device, 115200)
@@ -148,3 +149,20 @@ async def test_missing_device_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TransportError, match="cannot open"):
         await transport.open()
     await transport.close()
+
+
+@pytest.mark.real_time
+async def test_at_uart_cur_switches_the_serial_port_after_ok(served: Served) -> None:
+    async with pty_pair() as (device, host):
+        transport = SerialTransport(device, 115200)
+        async with served(transport, name="ser2", boot_time=0):
+            await host.read_until(b"ready\r\n", timeout=5)
+            await host.send("AT+UART_CUR=921600,8,1,0,0")
+            await host.expect(b"AT+UART_CUR=921600,8,1,0,0\r\n\r\nOK\r\n")  # at the old rate
+            for _ in range(200):
+                if SPEEDS.get(termios.tcgetattr(transport.fd)[5]) == 921600:
+                    break
+                await asyncio.sleep(0.01)
+            assert SPEEDS[termios.tcgetattr(transport.fd)[5]] == 921600
+            await host.send("AT")
+            await host.expect(b"AT\r\n\r\nOK\r\n")
