@@ -25,6 +25,7 @@ class LocalBroker:
     tcp: int
     ws: int
     tls: int | None
+    wss: int | None = None
 
     @asynccontextmanager
     async def peer(self, client_id: str = "peer", **config: Any) -> AsyncIterator[MQTTClient]:
@@ -44,9 +45,18 @@ async def running_broker(pki_dir: Path | None = None) -> AsyncIterator[LocalBrok
         "default": {"type": "tcp", "bind": f"127.0.0.1:{tcp}"},
         "ws": {"type": "ws", "bind": f"127.0.0.1:{ws}"},
     }
-    tls = None
+    tls = wss = None
     if pki_dir is not None:
         tls = free_port()
+        wss = free_port()
+        listeners["wss"] = {
+            "type": "ws",
+            "bind": f"127.0.0.1:{wss}",
+            "ssl": True,
+            "certfile": str(pki_dir / "server.pem"),
+            "keyfile": str(pki_dir / "server.key"),
+            "cafile": str(pki_dir / "ca.pem"),
+        }
         listeners["tls"] = {
             "type": "tcp",
             "bind": f"127.0.0.1:{tls}",
@@ -63,6 +73,6 @@ async def running_broker(pki_dir: Path | None = None) -> AsyncIterator[LocalBrok
     )
     await broker.start()
     try:
-        yield LocalBroker(broker, tcp, ws, tls)
+        yield LocalBroker(broker, tcp, ws, tls, wss)
     finally:
         await broker.shutdown()

@@ -322,3 +322,27 @@ async def test_tls_schemes(tmp_path: Path) -> None:
         await h.expect(b"\r\nOK\r\n")
         await asyncio.sleep(0.01)
         assert m.heap.free == baseline
+
+
+async def test_websocket_over_tls_schemes(tmp_path: Path) -> None:
+    pki = Pki.make(tmp_path)
+    async with running_broker(tmp_path) as broker, Module.start("esp32c3") as m:
+        go_online(m)
+        await quiet(m)
+        assert broker.wss is not None
+        h = m.host
+        # scheme 7: WSS without verification
+        await _connect(m, broker.wss, scheme=7, path="mqtt")
+        async with broker.peer() as peer:
+            await peer.subscribe([("wss/#", 0)])
+            await h.send('AT+MQTTPUB=0,"wss/out","secure socket",0,0')
+            await h.expect(b"\r\nOK\r\n")
+            assert (await _next(peer)).data == b"secure socket"
+        await h.send("AT+MQTTCLEAN=0")
+        await h.expect(b"\r\nOK\r\n")
+        # scheme 10: verify the server and present the client certificate
+        pki.install(m, "mqtt")
+        set_wall_clock(m)
+        await _connect(m, broker.wss, scheme=10, path="mqtt")
+        await h.send("AT+MQTTCONN?")
+        await h.expect(f'+MQTTCONN:0,4,10,"127.0.0.1","{broker.wss}","/mqtt",1\r\n\r\nOK\r\n'.encode())
