@@ -35,6 +35,35 @@ Lines:
 ``@fault NAME KEY=VALUE...``
     inject a fault of the world (``world/faults.py``: ``ap_down ssid=lab``...).
 
+Peers (``transcript_peers.py``), real sockets in the test process on
+127.0.0.1 (``::1`` with the ``v6`` option) and ephemeral ports:
+
+``@peer NAME tcp|tls|udp|sntp [echo] [v6] [verify_client] [time=UNIX] [to=PORT]``
+    start a server: ``tls`` serves the default PKI's server certificate
+    (``verify_client`` also asks for a client certificate of the default
+    CA); ``sntp`` answers with the clock reading ``time``; a ``udp`` peer
+    sends to host port ``to`` until somebody sends to it.
+``@connect NAME tcp|tls|udp PORT [echo] [v6] [client_cert]``
+    connect a client to the module's server on module port ``PORT`` (the
+    host port it is served on); ``tls`` checks the module's certificate
+    against the default CA, ``client_cert`` presents the default client one.
+``@peer-send NAME bytes``
+    the peer writes these bytes to its latest connection (UDP: to the last
+    sender, or the module's port for a ``@connect`` peer).
+``@peer-expect NAME bytes``
+    the next bytes the peer receives must be exactly these.
+``@peer-close NAME``
+    the peer closes its latest connection.
+``@host-port PORT`` (header)
+    the module's port ``PORT`` is served on a free host port, ``${port.PORT}``.
+``@dns NAME ADDRESS``, ``@redirect HOST:PORT HOST:PORT``
+    an entry of the world's DNS table; send traffic for a host address
+    elsewhere (``@redirect 127.0.0.1:123 127.0.0.1:${ntp.port}``).
+
+``${NAME.port}``, ``${NAME.host}`` and ``${port.N}`` in any later line (``>``,
+``<``, peer lines) are replaced by the peer's port and address; ``\$`` is a
+literal dollar sign.
+
 Escapes in bytes: ``\r \n \t \0 \\ \xHH``, ``\{`` for a literal brace, and
 ``\s`` for a space (useful at the end of a line, where editors strip spaces).
 Blank lines and lines starting with ``#`` are ignored. After the last line the
@@ -55,6 +84,7 @@ from pathlib import Path
 from typing import Any
 
 from esp_at_sim.testing import AtHost
+from esp_at_sim.transcript_peers import PeerError, PeerSet, free_port
 from esp_at_sim.transports.tap import escape
 
 PLACEHOLDERS: dict[str, bytes] = {
@@ -64,7 +94,18 @@ PLACEHOLDERS: dict[str, bytes] = {
     "any": rb"(?s:.*?)",
 }
 
-_ESCAPES = {"r": b"\r", "n": b"\n", "t": b"\t", "0": b"\0", "\\": b"\\", "{": b"{", "}": b"}", "s": b" "}
+_ESCAPES = {
+    "r": b"\r",
+    "n": b"\n",
+    "t": b"\t",
+    "0": b"\0",
+    "\\": b"\\",
+    "{": b"{",
+    "}": b"}",
+    "s": b" ",
+    "$": b"$",
+}
+_VARIABLE = re.compile(r"(?<!\\)\$\{([A-Za-z0-9_.-]+)\}")
 
 
 class TranscriptError(Exception):
@@ -126,11 +167,18 @@ def expectation(text: str) -> tuple[bytes, re.Pattern[bytes] | None]:
 @dataclass(frozen=True)
 class Step:
     lineno: int
-    kind: str  # "send" | "expect" | "sleep" | "silence" | "timeout" | "fault"
+    kind: str  # "send" | "expect" | "sleep" | "silence" | "timeout" | "fault" | a peer directive
     data: bytes = b""
     pattern: re.Pattern[bytes] | None = None
     seconds: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
+    #: the line's text when it names ``${...}`` variables: resolved when it is played
+    text: str = ""
+    #: the words of a peer directive (after the directive itself)
+    words: tuple[str, ...] = ()
+
+
+PEER_DIRECTIVES = ("@peer", "@connect", "@peer-send", "@peer-expect", "@peer-close", "@dns", "@redirect")
 
 
 @dataclass
@@ -140,6 +188,20 @@ class Transcript:
     config: dict[str, Any] = field(default_factory=dict)
     scenario: Path | None = None
     steps: list[Step] = field(default_factory=list)
+    #: module ports served on free host ports (``@host-port``)
+    host_ports: list[int] = field(default_factory=list)
+
+
+def substitute(text: str, variables: dict[str, str]) -> str:
+    """Replace ``${name}`` by its value; an unknown name is an error of the transcript."""
+
+    def one(m: re.Match[str]) -> str:
+        try:
+            return variables[m.group(1)]
+        except KeyError:
+            raise TranscriptError(f"unknown variable ${{{m.group(1)}}} in {text!r}") from None
+
+    return _VARIABLE.sub(one, text)
 
 
 def _config_value(raw: str) -> Any:
@@ -158,11 +220,23 @@ def parse_transcript(text: str, name: str = "<transcript>", base: Path | None = 
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         head, _, rest = line.partition(" ")
-        if head == ">":
+        if head in (">", "<") and _VARIABLE.search(rest):
+            t.steps.append(Step(lineno, "send" if head == ">" else "expect", text=rest))
+        elif head == ">":
             t.steps.append(Step(lineno, "send", unescape(rest)))
         elif head == "<":
             literal, pattern = expectation(rest)
             t.steps.append(Step(lineno, "expect", literal, pattern))
+        elif head in PEER_DIRECTIVES:
+            words = tuple(rest.split(" ", 1) if head in ("@peer-send", "@peer-expect") else rest.split())
+            if not words or not words[0]:
+                raise TranscriptError(f"{name}:{lineno}: {head} needs a peer name")
+            t.steps.append(Step(lineno, head[1:], words=words))
+        elif head == "@host-port":
+            try:
+                t.host_ports.append(int(rest))
+            except ValueError:
+                raise TranscriptError(f"{name}:{lineno}: @host-port needs a port") from None
         elif head in ("@sleep", "@silence", "@timeout"):
             try:
                 seconds = float(rest)
@@ -239,14 +313,93 @@ async def _expect(t: Transcript, step: Step, reader: _Reader, timeout: float) ->
             raise _mismatch(t, step, bytes(buf[:200]), f"no match within {timeout:g} s")
 
 
-async def play(t: Transcript, module: Any) -> None:
-    """Run the steps of ``t`` against a booted ``module`` (its ``host`` end)."""
+def _resolved(step: Step, variables: dict[str, str]) -> Step:
+    """A ``>``/``<`` step with its ``${...}`` variables filled in."""
+    text = substitute(step.text, variables)
+    if step.kind == "send":
+        return Step(step.lineno, "send", unescape(text))
+    literal, pattern = expectation(text)
+    return Step(step.lineno, "expect", literal, pattern)
+
+
+async def _peer_step(t: Transcript, step: Step, module: Any, peers: PeerSet, timeout: float) -> None:
+    variables = peers.variables()
+    words = [substitute(w, variables) for w in step.words]
+    where = f"{t.name}:{step.lineno}"
+    try:
+        if step.kind == "peer":
+            if len(words) < 2:
+                raise TranscriptError(f"{where}: @peer NAME KIND [options]")
+            await peers.start(words[0], words[1], words[2:])
+        elif step.kind == "connect":
+            if len(words) < 3 or not words[2].isdigit():
+                raise TranscriptError(f"{where}: @connect NAME KIND PORT [options]")
+            host_port = dict(module.config.port_map).get(int(words[2]), int(words[2]))
+            await peers.connect(words[0], words[1], host_port, words[3:], timeout)
+        elif step.kind == "peer-send":
+            await peers.get(words[0]).send(unescape(words[1] if len(words) > 1 else ""), timeout)
+        elif step.kind == "peer-expect":
+            data = unescape(words[1] if len(words) > 1 else "")
+            got = await peers.expect(words[0], data, timeout)
+            if got is not None:
+                raise TranscriptMismatch(
+                    f"{where}: peer {words[0]} received other bytes\n"
+                    f"  expected: {escape(data)}\n  got:      {escape(got)}"
+                )
+        elif step.kind == "peer-close":
+            await peers.get(words[0]).close_connection(timeout)
+        elif step.kind == "dns":
+            if len(words) != 2:
+                raise TranscriptError(f"{where}: @dns NAME ADDRESS")
+            module.world.dns[words[0]] = words[1]
+        elif step.kind == "redirect":
+            from esp_at_sim.world.net import fabric_of
+
+            if len(words) != 2:
+                raise TranscriptError(f"{where}: @redirect HOST:PORT HOST:PORT")
+            fabric_of(module.world).redirects[_host_port(words[0], where)] = _host_port(words[1], where)
+    except PeerError as exc:
+        raise TranscriptMismatch(f"{where}: {exc}") from None
+
+
+def _host_port(text: str, where: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise TranscriptError(f"{where}: {text!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+async def play(t: Transcript, module: Any, peers: PeerSet | None = None) -> None:
+    """Run the steps of ``t`` against a booted ``module`` (its ``host`` end); the
+    peers it starts are closed at the end unless the caller passed its own set."""
+    reader = _Reader(module.host)
+    loop = asyncio.get_running_loop()
+    active = peers if peers is not None else PeerSet()
+    try:
+        await _play_steps(t, module, active, reader)
+        # every byte the module sent must be accounted for
+        deadline = loop.time() + module.clock.real_seconds(0.5)
+        while not reader.buffer and await reader.fill(deadline):
+            pass
+        if reader.buffer:
+            raise TranscriptMismatch(
+                f"{t.name}: unexpected output after the last line: {escape(bytes(reader.buffer[:200]))}"
+            )
+    finally:
+        if peers is None:
+            await active.aclose()
+
+
+async def _play_steps(t: Transcript, module: Any, peers: PeerSet, reader: _Reader) -> None:
     host = module.host
-    reader = _Reader(host)
     loop = asyncio.get_running_loop()
     timeout = 10.0
     for step in t.steps:
-        if step.kind == "send":
+        if step.text:
+            step = _resolved(step, peers.variables())
+        if step.kind in ("peer", "connect", "peer-send", "peer-expect", "peer-close", "dns", "redirect"):
+            await _peer_step(t, step, module, peers, timeout)
+        elif step.kind == "send":
             await host.write(step.data)
         elif step.kind == "expect":
             await _expect(t, step, reader, timeout)
@@ -266,14 +419,6 @@ async def play(t: Transcript, module: Any) -> None:
                 raise TranscriptMismatch(
                     f"{t.name}:{step.lineno}: expected silence, got {escape(bytes(reader.buffer[:200]))}"
                 )
-    # every byte the module sent must be accounted for
-    deadline = loop.time() + module.clock.real_seconds(0.5)
-    while not reader.buffer and await reader.fill(deadline):
-        pass
-    if reader.buffer:
-        raise TranscriptMismatch(
-            f"{t.name}: unexpected output after the last line: {escape(bytes(reader.buffer[:200]))}"
-        )
 
 
 async def run_transcript(path_or_transcript: str | Path | Transcript) -> None:
@@ -288,5 +433,13 @@ async def run_transcript(path_or_transcript: str | Path | Transcript) -> None:
         world = load_scenario(t.scenario).build_world()
     config = dict(t.config)
     config.setdefault("name", "golden")
-    async with Module.start(t.chip, world=world, **config) as module:
-        await play(t, module)
+    peers = PeerSet()
+    if t.host_ports:
+        mapping = {p: free_port() for p in t.host_ports}
+        config["port_map"] = tuple(mapping.items())
+        peers.extra.update({f"port.{p}": str(hp) for p, hp in mapping.items()})
+    try:
+        async with Module.start(t.chip, world=world, **config) as module:
+            await play(t, module, peers)
+    finally:
+        await peers.aclose()

@@ -69,7 +69,11 @@ class TcpOptions:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, self.so_linger))
             else:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 0, 0))
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if self.tcp_nodelay else 0)
+            # The host socket keeps Nagle off whatever the option says: lwIP's Nagle
+            # on the chip costs a round trip, Nagle on loopback meets delayed ACKs
+            # and holds small segments for 40 ms, which changes nothing a host can
+            # observe except to stall it.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1 if self.keep_alive else 0)
             if self.keep_alive:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, self.keep_alive)
