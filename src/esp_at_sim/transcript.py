@@ -38,11 +38,12 @@ Lines:
 Peers (``transcript_peers.py``), real sockets in the test process on
 127.0.0.1 (``::1`` with the ``v6`` option) and ephemeral ports:
 
-``@peer NAME tcp|tls|udp|sntp [echo] [v6] [verify_client] [time=UNIX] [to=PORT]``
+``@peer NAME tcp|tls|udp|sntp|dns [echo] [v6] [verify_client] [time=UNIX] [to=PORT] [HOST=ADDRESS...]``
     start a server: ``tls`` serves the default PKI's server certificate
     (``verify_client`` also asks for a client certificate of the default
     CA); ``sntp`` answers with the clock reading ``time``; a ``udp`` peer
-    sends to host port ``to`` until somebody sends to it.
+    sends to host port ``to`` until somebody sends to it; a ``dns`` server
+    answers ``HOST=ADDRESS`` records and NXDOMAIN for anything else.
 ``@connect NAME tcp|tls|udp PORT [echo] [v6] [client_cert]``
     connect a client to the module's server on module port ``PORT`` (the
     host port it is served on); ``tls`` checks the module's certificate

@@ -228,6 +228,32 @@ class SntpPeer(DatagramPeer):
             self.transport.sendto(bytes(reply), addr)
 
 
+class DnsPeer(DatagramPeer):
+    """A DNS server answering from a zone (dnslib's zone resolver): ``NAME=ADDRESS``
+    options become A (or AAAA) records; any other name is answered NXDOMAIN."""
+
+    def __init__(self, name: str, *, host: str, records: dict[str, str]) -> None:
+        super().__init__(name, host=host, echo=False)
+        from dnslib.zoneresolver import ZoneResolver
+
+        zone = "\n".join(f"{n}. 60 IN {'AAAA' if ':' in a else 'A'} {a}" for n, a in records.items())
+        self.resolver = ZoneResolver(zone)
+        self.queries: list[str] = []
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        from dnslib import DNSRecord
+
+        try:
+            request = DNSRecord.parse(data)
+        except Exception:
+            return
+        self.queries.append(str(request.q.qname).rstrip("."))
+        self.changed.set()
+        reply = self.resolver.resolve(request, None)
+        if self.transport is not None:
+            self.transport.sendto(reply.pack(), addr)
+
+
 def _options(words: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for word in words:
@@ -281,8 +307,13 @@ class PeerSet:
             sntp = SntpPeer(name, host=host, unix_time=float(opts.get("time", "1634559147")))
             self._add(sntp)
             await sntp.bind()
+        elif kind == "dns":
+            records = {k: v for k, v in opts.items() if k != "v6"}
+            ns = DnsPeer(name, host=host, records=records)
+            self._add(ns)
+            await ns.bind()
         else:
-            raise PeerError(f"unknown peer kind {kind!r} (tcp, tls, udp, sntp)")
+            raise PeerError(f"unknown peer kind {kind!r} (tcp, tls, udp, sntp, dns)")
 
     async def connect(self, name: str, kind: str, host_port: int, words: list[str], timeout: float) -> None:
         """``@connect NAME KIND PORT [options]``: a client of the module's server."""

@@ -48,6 +48,15 @@ def fail(ctx: CommandContext, message: str | None = None) -> ExecFail:
     return ExecFail(message=message)
 
 
+def dns_fail(ctx: CommandContext) -> ExecFail:
+    """A name that does not resolve: ESP8266 AT 1.x says ``DNS Fail`` before ERROR;
+    the 2.x and later cores have no such message (their libraries carry no such
+    string) and answer ERROR alone."""
+    if ctx.module.generation == 1:
+        return ExecFail(message="DNS Fail")
+    return ExecFail()
+
+
 def errno_fail(ctx: CommandContext, errno: int) -> ExecFail:
     """With AT+SYSLOG=1 a failed connection says why: ``+ERRNO:0x..`` before ERROR."""
     if ctx.module.engine.syslog and errno:
@@ -157,7 +166,7 @@ async def _start(ctx: CommandContext, args: Args, auto_id: bool) -> None:
     except LookupError:
         module.chip_log(f"at-net: unknown host: {p['host']}")
         _closed_after_failure(ctx)
-        raise ExecFail() from None
+        raise dns_fail(ctx) from None
     except ConnectFailed as exc:
         module.chip_log(f"at-net: failed to create connection, idx:{link_id}, errno:0x{exc.errno:x}")
         _closed_after_failure(ctx)
@@ -453,9 +462,7 @@ async def _cipdomain(ctx: CommandContext, args: Args) -> None:
         addr = await module.clock.wait_for(netif.resolve(name, family), (timeout / 1000) if timeout else 20.0)
     except (LookupError, TimeoutError):
         module.chip_log(f"at-net: unknown host: {name}")
-        if module.generation <= 2:
-            raise ExecFail(message="DNS Fail") from None
-        raise ExecFail() from None
+        raise dns_fail(ctx) from None
     if network == 3 and ":" not in addr:
         raise ExecFail()
     del show_all  # one address per name in the world's table and loopback resolvers

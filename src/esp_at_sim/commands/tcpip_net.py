@@ -17,7 +17,7 @@ from esp_at_sim.commands.tcpip import links_of
 from esp_at_sim.device.context import CommandContext
 from esp_at_sim.device.module import Module, on_boot
 from esp_at_sim.errors import ExecFail, ParamCount, ParamInvalid, ParamLength
-from esp_at_sim.services import net_faults, ota
+from esp_at_sim.services import dns, net_faults, ota
 from esp_at_sim.services.firmware import FirmwareSlots, app_version
 from esp_at_sim.services.mdns import MdnsService, registry
 from esp_at_sim.services.netif import NetIf
@@ -136,17 +136,16 @@ async def _ping(ctx: CommandContext, args: Args) -> None:
 
 
 # ---------------------------------------------------------------- AT+CIPDNS
-DEFAULT_DNS = ("208.67.222.222", "114.114.114.114", "8.8.8.8")
+DEFAULT_DNS = dns.DEFAULT_SERVERS
 cipdns = command("+CIPDNS", group="tcpip", doc=f"{DOC}#cmd-DNS")
 
 
 @cipdns.query
 async def _cipdns_q(ctx: CommandContext) -> None:
     cfg = ctx.module.settings.get(NS, "dns", None) or [0, []]
-    enable, servers = cfg
-    if not enable:
-        servers = ctx.module.service(NetIf).dns_servers or list(DEFAULT_DNS)
-    ctx.info("+CIPDNS", enable, *(servers or DEFAULT_DNS))
+    enable = cfg[0]
+    # a server given with a port in the scenario ("127.0.0.1:5353") shows its address
+    ctx.info("+CIPDNS", enable, *(dns.server_address(s) for s in dns.servers_of(ctx.module)))
 
 
 @cipdns.set()

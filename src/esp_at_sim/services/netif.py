@@ -11,7 +11,9 @@ through it and opens connections through it.
 
 Names resolve through the world's DNS table (``[dns]`` in a scenario) first,
 then as literal addresses, then as mDNS names of modules in the world
-(``espressif.local``), then through the host resolver. A connection to another
+(``espressif.local``), then through the module's DNS servers
+(``services/dns.py``: real queries to servers on loopback, the host resolver
+in place of servers outside when the scenario allows it). A connection to another
 module's virtual address is routed inside the world by the fabric
 (``world/net.py``), with this module's virtual address as its source;
 everything else goes out through real host sockets.
@@ -170,14 +172,9 @@ class NetIf:
         local = self.fabric.mdns_hosts.get(host.lower().removesuffix("."))
         if local is not None:
             return local
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, None, family=family, type=socket.SOCK_STREAM)
-        except OSError:
-            raise LookupError(host) from None
-        if not infos:
-            raise LookupError(host)
-        return str(infos[0][4][0])
+        from esp_at_sim.services.dns import resolve_with_servers
+
+        return await resolve_with_servers(self.module, self.fabric, host, family)
 
     # ------------------------------------------------------- connections
     async def open_connection(

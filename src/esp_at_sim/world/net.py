@@ -227,6 +227,9 @@ class NetFabric:
         self.udp_loss: dict[str, float] = {}
         #: "name.local" -> address, announced by modules' AT+MDNS
         self.mdns_hosts: dict[str, str] = {}
+        #: the host resolver answers for DNS servers this process does not send to
+        #: (``[net] host_resolver``; see services/dns.py)
+        self.host_resolver = True
         self._ports: dict[str, itertools.count[int]] = {}
 
     # ---------------------------------------------------------- addresses
@@ -349,15 +352,21 @@ def _load_dns(world: World, table: Any) -> None:
 
 @section("net")
 def _load_net(world: World, table: Any) -> None:
-    """``[net] redirect = { "pool.ntp.org:123" = "127.0.0.1:40123" }``."""
+    """``[net] redirect = { "127.0.0.1:123" = "127.0.0.1:40123" }`` sends traffic for a
+    host address elsewhere; ``host_resolver = false`` stops the host's resolver from
+    answering in place of DNS servers outside this machine (default true)."""
     from esp_at_sim.errors import ConfigError
 
     if not isinstance(table, dict):
         raise ConfigError("[net] must be a table")
-    unknown = set(table) - {"redirect"}
+    unknown = set(table) - {"redirect", "host_resolver"}
     if unknown:
         raise ConfigError(f"[net]: unknown keys {', '.join(sorted(unknown))}")
     fabric = fabric_of(world)
+    if "host_resolver" in table:
+        if not isinstance(table["host_resolver"], bool):
+            raise ConfigError("[net] host_resolver is true or false")
+        fabric.host_resolver = table["host_resolver"]
     for src, dst in dict(table.get("redirect", {})).items():
         fabric.redirects[_host_port(str(src))] = _host_port(str(dst))
 
