@@ -346,3 +346,23 @@ async def test_websocket_over_tls_schemes(tmp_path: Path) -> None:
         await _connect(m, broker.wss, scheme=10, path="mqtt")
         await h.send("AT+MQTTCONN?")
         await h.expect(f'+MQTTCONN:0,4,10,"127.0.0.1","{broker.wss}","/mqtt",1\r\n\r\nOK\r\n'.encode())
+
+
+async def test_protocol_versions(online: Module, broker: LocalBroker) -> None:
+    """AT+MQTTCONNCFG's optional protocol level: amqtt speaks only 3.1.1, so it
+    refuses 3.1 and 5.0 clients, which the host sees as a failed connection."""
+    h = online.host
+    for version, ok in ((3, False), (5, False), (4, True)):
+        await h.send('AT+MQTTUSERCFG=0,1,"esp","","",0,0,""')
+        await h.expect(b"\r\nOK\r\n")
+        await h.send(f'AT+MQTTCONNCFG=0,0,0,"","",0,0,{version}')
+        await h.expect(b"\r\nOK\r\n")
+        await h.send(f'AT+MQTTCONN=0,"127.0.0.1",{broker.tcp},0')
+        if ok:
+            await h.expect(f'+MQTTCONNECTED:0,1,"127.0.0.1","{broker.tcp}","",0\r\n\r\nOK\r\n'.encode())
+        else:
+            await h.expect(b"+MQTTDISCONNECTED:0\r\nERR CODE:0x010a600b\r\n\r\nERROR\r\n")
+        await h.send("AT+MQTTCLEAN=0")
+        await h.expect(b"\r\nOK\r\n")
+    await h.send('AT+MQTTCONNCFG=0,0,0,"","",0,0,6')
+    await h.expect(b"ERR CODE:0x010a602a\r\n\r\nERROR\r\n")
