@@ -15,11 +15,8 @@ else goes to standard error.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import gc
-import logging
-import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -199,6 +196,11 @@ def run(
     """Boot the scenario's modules and serve their UARTs until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
         return
+    # imported here, not at the top: `esp-at-sim ctl`, `--help`... do not need them
+    import asyncio
+    import logging
+    import signal
+
     from esp_at_sim.cli._bytelog import ByteLog, rich_console_writer
     from esp_at_sim.device.config import ModuleConfig
     from esp_at_sim.errors import EspAtSimError
@@ -301,6 +303,8 @@ def run(
 
 def _sim_errors(exc: BaseException, kind: type[Exception]) -> list[BaseException]:
     """The emulator's own errors in ``exc`` (flattening task groups); [] if anything else is in there."""
+    import asyncio
+
     if isinstance(exc, kind):
         return [exc]
     if isinstance(exc, BaseExceptionGroup):
