@@ -60,10 +60,13 @@ async def _btinit_q(ctx: CommandContext) -> None:
 async def _btinit_s(ctx: CommandContext, init: int) -> None:
     s = bt(ctx)
     if not init:
+        from esp_at_sim.services.bt.a2dp import BtA2dp
         from esp_at_sim.services.bt.spp import BtSpp
 
         if ctx.module.has_service(BtSpp):
             await ctx.module.service(BtSpp).deinit()
+        if ctx.module.has_service(BtA2dp):
+            await ctx.module.service(BtA2dp).deinit()
         await s.deinit()
         return
     s.listener = AtBtListener(ctx.module)
