@@ -32,6 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from esp_at_sim.world.radio import coex
 
+#: a sender that was on the air this recently is still in its connection
+#: event (the "more data" bit): its next packet follows at once
+EVENT_CONTINUE = 0.0015
+
 if TYPE_CHECKING:
     from esp_at_sim.world.radio.air import AirAddress, BleAir, RadioNode
 
@@ -120,6 +124,19 @@ class AirLink:
         n = math.ceil((t - self.established_at) / interval - 1e-9)
         return self.established_at + max(n, 0) * interval
 
+    def _granted_event(self, sender: RadioNode, t: float) -> float:
+        """The next connection event the coexistence arbiter gives Bluetooth.
+
+        With Wi-Fi active, only ``share`` of the events are Bluetooth's: an
+        idle link waits ``interval / share`` on average instead of
+        ``interval`` (modelled deterministically as a stretched event grid).
+        """
+        share = min(coex.bt_share(sender.owner), coex.bt_share(self.peer(sender).owner))
+        nxt = self.next_event(t)
+        if share >= 1.0 or self.params.interval <= 0:
+            return nxt
+        return nxt + self.params.interval * (1.0 / max(share, 0.05) - 1.0)
+
     def packet_octets(self, sender: RadioNode) -> int:
         return max(27, min(self.max_tx_octets[id(sender)], MAX_OCTETS))
 
@@ -152,7 +169,11 @@ class AirLink:
             return
         d = self._dirs[id(sender)]
         now = self.air.now()
-        start = max(self.next_event(now), d.free_at)
+        if d.free_at > 0 and now - d.free_at <= EVENT_CONTINUE:
+            # the connection event is still open (more data): no new event needed
+            start = max(now, d.free_at)
+        else:
+            start = max(self._granted_event(sender, now), d.free_at)
         at = start + self.airtime(sender, size)
         d.free_at = at
         d.queue.append((at, frame, on_sent))
