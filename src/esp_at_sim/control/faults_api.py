@@ -55,9 +55,19 @@ def describe(f: Fault) -> dict[str, Any]:
     return {"name": f.name, "description": f.description, "params": params}
 
 
+_described: dict[str, dict[str, Any]] = {}
+
+
+def _description(f: Fault) -> dict[str, Any]:
+    d = _described.get(f.name)
+    if d is None:  # type hints are slow to resolve; a fault's signature never changes
+        d = _described[f.name] = describe(f)
+    return d
+
+
 def list_faults() -> list[dict[str, Any]]:
     load_faults()
-    return [describe(f) for f in sorted(FAULTS.values(), key=lambda f: f.name)]
+    return [_description(f) for f in sorted(FAULTS.values(), key=lambda f: f.name)]
 
 
 def _coerce(fault: str, name: str, value: Any, kind: str) -> Any:
@@ -111,7 +121,7 @@ def prepare(name: str, params: dict[str, Any]) -> dict[str, Any]:
     f = FAULTS.get(name)
     if f is None:
         raise KeyError(name)
-    spec = describe(f)["params"]
+    spec = _description(f)["params"]
     unknown = set(params) - set(spec)
     if unknown:
         raise ConfigError(

@@ -52,7 +52,8 @@ from esp_at_sim.world.world import World
 log = logging.getLogger(__name__)
 
 BATCH = 0.05  # seconds between pushes to one client
-BYTES_PER_BATCH = 16 * 1024  # per module per push
+BYTES_PER_BATCH = 4096  # per module per push: more than a person can read in 50 ms
+TEXT_PER_ENTRY = 1024  # a long chunk (passthrough data) is shown cut
 SNAPSHOT_EVERY = 1.0
 MAX_WAIT = 3600.0
 
@@ -566,7 +567,7 @@ class _EventClient:
                 msg: dict[str, Any] = {
                     "type": "uart",
                     "module": name,
-                    "entries": [e.to_dict(hex_data=False) for e in keep],
+                    "entries": [e.to_dict(hex_data=False, max_text=TEXT_PER_ENTRY) for e in keep],
                 }
                 if skipped:
                     msg["skipped"] = skipped

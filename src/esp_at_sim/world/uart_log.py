@@ -29,6 +29,14 @@ if TYPE_CHECKING:
 
 DEFAULT_BUDGET = 2 * 1024 * 1024
 
+# escape() of every byte value, for rendering large chunks quickly
+_ESCAPED = [escape(bytes([b])) for b in range(256)]
+
+
+def fast_escape(data: bytes) -> str:
+    """Same as :func:`esp_at_sim.transports.tap.escape`, table-driven."""
+    return "".join(map(_ESCAPED.__getitem__, data))
+
 
 @dataclass(frozen=True, slots=True)
 class UartEntry:
@@ -38,8 +46,13 @@ class UartEntry:
     data: bytes
     source: str = "uart"  # "uart": the transport; "control": injected by the control API
 
-    def to_dict(self, *, hex_data: bool = True) -> dict[str, Any]:
-        d: dict[str, Any] = {"seq": self.seq, "t": round(self.t, 6), "dir": self.direction, "text": escape(self.data)}
+    def to_dict(self, *, hex_data: bool = True, max_text: int | None = None) -> dict[str, Any]:
+        data = self.data
+        d: dict[str, Any] = {"seq": self.seq, "t": round(self.t, 6), "dir": self.direction}
+        if max_text is not None and len(data) > max_text:
+            d["truncated"] = len(data) - max_text
+            data = data[:max_text]
+        d["text"] = fast_escape(data)
         if hex_data:
             d["hex"] = self.data.hex()
         if self.source != "uart":

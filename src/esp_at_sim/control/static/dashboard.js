@@ -158,7 +158,8 @@ function splitLines(entries) {
   const out = [];
   for (const e of entries) {
     const parts = e.dir === "note" ? [e.text] : e.text.split(/(?<=\\n)/);
-    for (const p of parts) if (p) out.push({ ...e, text: p });
+    for (const p of parts) if (p) out.push({ ...e, text: p, truncated: 0 });
+    if (e.truncated) out.push({ ...e, dir: "note", text: `… ${e.truncated} more bytes of this chunk not shown` });
   }
   return out;
 }
