@@ -236,7 +236,7 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         {"name": "ssid", "in": "path", "required": True, "schema": {"type": "string"}},
                         {"name": "bssid", "in": "query", "schema": {"type": "string"}},
                     ],
-                    "responses": {"200": _resp("removed", {"type": "object"}), **_errors(401, 404)},
+                    "responses": {"200": _resp("removed", {"type": "object"}), **_errors(400, 401, 404)},
                 },
             },
             "/api/modules/{name}/position": {

@@ -199,7 +199,10 @@ class ControlServer:
             return _error(400, str(exc))
         except web.HTTPException as exc:
             if exc.status >= 400:
-                return _error(exc.status, exc.reason)
+                resp = _error(exc.status, exc.reason)
+                if "Allow" in exc.headers:  # 405 says which methods the path has
+                    resp.headers["Allow"] = exc.headers["Allow"]
+                return resp
             raise
         except Exception as exc:
             log.exception("control request %s %s failed", request.method, request.path)
@@ -407,11 +410,13 @@ class ControlServer:
 
     def _ap_key(self, request: web.Request) -> tuple[str, str | None]:
         ssid = request.match_info["ssid"]
-        bssid = request.query.get("bssid")
+        bssid = request.query.get("bssid") or None
         try:
             sections._find_aps(self.world, ssid, bssid)
         except ConfigError as exc:
             raise ApiError(404, str(exc)) from None
+        except ValueError:
+            raise ApiError(400, f"bad BSSID {bssid!r} (aa:bb:cc:dd:ee:ff)") from None
         return ssid, bssid
 
     async def _aps_patch(self, request: web.Request) -> web.StreamResponse:
