@@ -66,19 +66,25 @@ async def test_wps_push_button() -> None:
     async with Module.start("esp32c3", world=world) as m:
         await quiet(m)
         h = m.host
+        t0 = m.clock.now()
         assert (await h.command("AT+WPS=1")).ok
         assert (await h.command("AT+WPS=1")).final == b"ERROR"  # already running
-        await h.expect_silence(5)
-        await inject(world, "wps_button", ssid="home")
         await h.expect(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n", timeout=20)
+        assert m.clock.now() - t0 > 2.0  # a scan, the registration exchange, the join
         assert (await h.command("AT+CWJAP?")).lines[0].startswith(b'+CWJAP:"home"')
         assert (await h.command("AT+WPS=0")).ok
         assert any("wps started" in ln for ln in m.log_lines)
 
 
-async def test_wps_gives_up_after_two_minutes_and_needs_station_mode() -> None:
-    world = world_with(ROUTER)
-    async with Module.start("esp32c3", world=world) as m:
+async def test_wps_overlap_timeout_and_station_mode() -> None:
+    two = world_with(ROUTER, {"ssid": "also-wps", "password": "alsowps1", "channel": 11, "rssi": -60, "wps": True})
+    async with Module.start("esp32c3", world=two) as m:
+        await quiet(m)
+        assert (await m.host.command("AT+WPS=1")).ok
+        await m.host.expect_silence(10)
+        assert any("wps session overlap" in ln for ln in m.log_lines)
+    none = world_with({"ssid": "plain", "password": "plainpass", "channel": 3, "rssi": -50})
+    async with Module.start("esp32c3", world=none) as m:
         await quiet(m)
         await m.host.command("AT+CWMODE=2")
         assert (await m.host.command("AT+WPS=1")).final == b"ERROR"

@@ -3,9 +3,9 @@ AT+CWSTARTSMART, AT+CWSTOPSMART, AT+WPS, AT+CWJEAP.
 
 SmartConfig waits for a phone's broadcast, which the world delivers with
 ``WifiAir.smartconfig(module, ssid, password)`` (the ``smartconfig`` fault).
-WPS (push-button) enrols with an AP whose button was pressed
-(``WifiAir.press_wps`` / the ``wps_button`` fault) within the last two
-minutes. AT+CWJEAP joins a WPA2/WPA3-Enterprise AP with credentials from the
+WPS (push-button) enrols with the AP in push-button mode (``wps = true``);
+two of them in range is a session overlap, and nothing found in two minutes
+ends it. AT+CWJEAP joins a WPA2/WPA3-Enterprise AP with credentials from the
 command and certificates from the manufacturing NVS (``wpa_ent_ca``,
 ``wpa_ent_cert``, ``wpa_ent_key``).
 """

@@ -21,8 +21,8 @@ owned by a module (SoftAP) reports station arrivals, leases and departures
 to its owner through :class:`ApObserver`.
 
 Faults (``ap_down``, ``ap_up``, ``rssi``, ``ap_password``, ``deauth``,
-``dhcp_down``, ``dhcp_up``, ``beacon_loss``) and provisioning events
-(``smartconfig``, ``wps_button``) are registered in ``world/faults.py`` and
+``dhcp_down``, ``dhcp_up``, ``beacon_loss``) and the provisioning event
+``smartconfig`` are registered in ``world/faults.py`` and
 are also plain methods of :class:`WifiAir`.
 """
 
@@ -333,7 +333,6 @@ class AccessPoint:
         self.rssi_override: float | None = spec.rssi
         self.up = True
         self.beaconing = True
-        self.wps_until = float("-inf")  # the WPS button window
         self.stations: dict[bytes, Association] = {}
         self.observer: ApObserver | None = None
         self.gtk = os.urandom(16)
@@ -364,7 +363,9 @@ class AccessPoint:
 
     @property
     def wps_active(self) -> bool:
-        return self.spec.wps and self.air.world.clock.now() < self.wps_until
+        """In WPS push-button mode: an AP with ``wps = true`` enrols whoever asks
+        (as if its button were pressed when the module starts AT+WPS)."""
+        return self.spec.wps and self.on_air
 
     def _akms(self) -> list[Akm]:
         sec = self.security
@@ -797,13 +798,6 @@ class WifiAir:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def press_wps(self, ssid: str | None = None, bssid: str | None = None, window: float = 120.0) -> None:
-        """Push the WPS button of an AP: it accepts WPS enrollees for ``window`` seconds."""
-        for ap in self._one(ssid, bssid):
-            if not ap.spec.wps:
-                raise ConfigError(f"access point {ap.ssid!r} has no WPS")
-            ap.wps_until = self.world.clock.now() + window
-
     def smartconfig(
         self, module: str, ssid: str | bytes, password: str | bytes = b"", bssid: str | None = None
     ) -> None:
@@ -890,11 +884,6 @@ def _dhcp_up(world: World, ssid: str | None = None, bssid: str | None = None) ->
 @fault("beacon_loss", "the access point's beacons are not heard for a while", ssid="SSID", seconds="duration")
 async def _beacon_loss(world: World, seconds: float, ssid: str | None = None, bssid: str | None = None) -> None:
     await world.extension(WifiAir).beacon_loss(float(seconds), ssid, bssid)
-
-
-@fault("wps_button", "push the WPS button of an access point (2 minutes)", ssid="SSID")
-def _wps_button(world: World, ssid: str | None = None, bssid: str | None = None, window: float = 120.0) -> None:
-    world.extension(WifiAir).press_wps(ssid, bssid, float(window))
 
 
 @fault("smartconfig", "a phone sends Wi-Fi credentials by SmartConfig", module="module name", ssid="SSID")
