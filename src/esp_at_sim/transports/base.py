@@ -7,6 +7,14 @@ Transports are opened from URL-like names::
     serial:/dev/ttyUSB0      a real serial device (optionally ",BAUD")
     rfc2217:HOST:PORT        an RFC 2217 serial port server
     stdio                    standard input and output
+
+Every transport has the awaitable pair ``read()``/``write()``. Two optional
+fast paths let a reply leave in the same turn of the event loop as the command
+that caused it: ``start_push(deliver)`` hands the host's bytes to a callback
+straight from the loop's reader callback (with ``pause_push``/``resume_push``
+for flow control), and ``write_nowait(data)`` writes what fits without
+waiting. The driver uses them where a transport offers them (pty, TCP) and
+falls back to ``read``/``write`` otherwise.
 """
 
 from __future__ import annotations
