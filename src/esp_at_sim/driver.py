@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from esp_at_sim.device.module import Module
@@ -53,6 +54,7 @@ class UartPump:
         self.line_baud = module.uart_baud  # the rate bytes currently leave at
         self._switches: list[tuple[int, int]] = []  # (output position, baud), in order
         self._awaiting_final: int | None = None
+        self._unsubscribe: Callable[[], None] | None = None  # listening for the result
         self._writing = False
         self._rx_failed: asyncio.Future[None] | None = None
         self._resume: asyncio.Task[None] | None = None
@@ -61,13 +63,21 @@ class UartPump:
     def _on_uart_change(self, baud: int) -> None:
         if self.module.busy:
             self._awaiting_final = baud  # switch after the command's result
+            if self._unsubscribe is None:
+                self._unsubscribe = self.module.subscribe(self._on_module_event)
         else:
             self._mark_switch(baud)
 
     def _on_module_event(self, event: str, fields: dict[str, Any]) -> None:
         if event == "final" and self._awaiting_final is not None:
             baud, self._awaiting_final = self._awaiting_final, None
+            self._stop_listening()
             self._mark_switch(baud)
+
+    def _stop_listening(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
 
     def _mark_switch(self, baud: int) -> None:
         out = self.module.output
@@ -180,7 +190,6 @@ class UartPump:
         await self.transport.open()
         self.line_baud = self.module.uart_baud
         self.module.on_uart_change.append(self._on_uart_change)
-        unsubscribe = self.module.subscribe(self._on_module_event)
         out = self.module.output
         out.sink = self._write_direct
         tx = asyncio.ensure_future(self._tx())
@@ -208,7 +217,7 @@ class UartPump:
                     await t
             if self._resume is not None:
                 self._resume.cancel()
-            unsubscribe()
+            self._stop_listening()
             if out.sink == self._write_direct:
                 out.sink = None
             with contextlib.suppress(ValueError):

@@ -60,6 +60,8 @@ def busy(syslog: bool) -> bytes:
 
 
 def final(event: Final, syslog: bool) -> bytes:
+    if event.result is Result.OK and not event.message:
+        return OK  # the common case, without building anything
     out = b""
     if event.message:
         out += event.message.encode() + CRLF

@@ -67,6 +67,9 @@ BOOT_HOOKS: list[BootHook] = []
 MFG_INITIALIZERS: list[MfgInit] = []
 
 
+_OK = Final(Result.OK)  # frozen: one instance serves every command
+
+
 def on_boot(fn: BootHook) -> BootHook:
     BOOT_HOOKS.append(fn)
     return fn
@@ -401,7 +404,8 @@ class Module:
 
     # ------------------------------------------------------------- commands
     def _start_command(self, line: bytes) -> None:
-        self.notify("command", line=line)
+        if self._listeners:
+            self.notify("command", line=line)
         try:
             resolved = self.registry.resolve(line, self)
         except AtError as exc:
@@ -415,7 +419,7 @@ class Module:
         final: Final
         try:
             result = await resolved.handler(ctx, *resolved.values)
-            final = result if isinstance(result, Final) else Final(Result.OK)
+            final = result if isinstance(result, Final) else _OK
         except AtError as exc:
             final = Final(Result.ERROR, exc.code, exc.message)
         except HeapExhausted as exc:
@@ -444,7 +448,7 @@ class Module:
             self.notify("urc", text=event.text, kind=event.kind)
         if data:
             self.output.write_now(data, filtered=not isinstance(event, Prompt))
-        if isinstance(event, Final):
+        if isinstance(event, Final) and self._listeners:
             self.notify("final", result=event.result.value, code=event.error_code)
         self._dispatch()
 
