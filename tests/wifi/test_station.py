@@ -416,3 +416,22 @@ async def test_ipv6_addresses_after_cipv6() -> None:
         await h.send("AT+CWQAP")
         await h.read_until(b"WIFI DISCONNECT\r\n")
         assert len((await h.command("AT+CIPSTA?")).lines) == 3
+
+
+async def test_authmode_threshold() -> None:
+    async with Module.start("esp32c3", world=default_world()) as m:
+        await quiet(m)
+        h = m.host
+        # an open network is below a WPA2 threshold: "no AP" (reason 211)
+        assert (await h.command('AT+CWJAP="esp-at-sim-open","",,3', timeout=30)).lines == [b"+CWJAP:3"]
+        assert any("rc:211" in ln for ln in m.log_lines)
+        assert (await h.command('AT+CWJAP="esp-at-sim","espressif",,3', timeout=30)).ok
+        # WPA3 threshold: the WPA2-only network no longer qualifies
+        reply = await h.command('AT+CWJAP="esp-at-sim","espressif",,6', timeout=30)
+        assert reply.lines == [b"WIFI DISCONNECT", b"+CWJAP:3"]
+    # ESP-AT 2.x/3.x took <pci_en> there: 1 refuses open and WEP networks
+    async with Module.start("esp32", world=default_world(), generation=3) as m3:
+        await quiet(m3)
+        assert (await m3.host.command('AT+CWJAP="esp-at-sim-open","",,1', timeout=30)).lines == [b"+CWJAP:3"]
+        assert (await m3.host.command('AT+CWJAP="esp-at-sim-open","",,2')).final == b"ERROR"
+        assert (await m3.host.command('AT+CWJAP="esp-at-sim-open","",,0', timeout=30)).ok
