@@ -38,10 +38,12 @@ Lines:
 Peers (``transcript_peers.py``), real sockets in the test process on
 127.0.0.1 (``::1`` with the ``v6`` option) and ephemeral ports:
 
-``@peer NAME tcp|tls|udp|sntp|dns [echo] [v6] [verify_client] [time=UNIX] [to=PORT] [HOST=ADDRESS...]``
-    start a server: ``tls`` serves the default PKI's server certificate
+``@peer NAME KIND [echo] [v6] [OPTIONS]``, KIND one of ``tcp tls psk udp sntp dns``
+    start a server (options: ``verify_client``, ``identity=ID key=HEX``,
+    ``time=UNIX``, ``to=PORT``, ``HOST=ADDRESS``...): ``tls`` serves the default PKI's server certificate
     (``verify_client`` also asks for a client certificate of the default
-    CA); ``sntp`` answers with the clock reading ``time``; a ``udp`` peer
+    CA); ``psk`` is a TLS 1.2 server with one pre-shared key (mbed TLS);
+    ``sntp`` answers with the clock reading ``time``; a ``udp`` peer
     sends to host port ``to`` until somebody sends to it; a ``dns`` server
     answers ``HOST=ADDRESS`` records and NXDOMAIN for anything else.
 ``@connect NAME tcp|tls|udp PORT [echo] [v6] [client_cert]``

@@ -171,6 +171,44 @@ class StreamPeer(Peer):
                 await task
 
 
+class PskPeer(StreamPeer):
+    """A TLS 1.2 server with pre-shared keys (mbed TLS), like ``openssl s_server -psk``."""
+
+    def __init__(self, name: str, *, host: str, echo: bool, keys: dict[str, bytes]) -> None:
+        super().__init__(name, host=host, echo=echo)
+        self.keys = keys
+        self.failures: list[str] = []
+
+    async def listen_psk(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: _PskAccept(self), self.host, 0)
+        self.port = int(self.server.sockets[0].getsockname()[1])
+
+    async def handshake(self, raw: asyncio.Transport) -> None:
+        from esp_at_sim.services.tls_psk import PskHandshakeError, start_psk_server
+
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        protocol = asyncio.StreamReaderProtocol(reader)
+        try:
+            transport = await start_psk_server(raw, protocol, self.keys)
+        except PskHandshakeError as exc:
+            self.failures.append(str(exc))
+            self.changed.set()
+            return
+        self._attach(reader, asyncio.StreamWriter(transport, protocol, reader, loop))
+
+
+class _PskAccept(asyncio.Protocol):
+    def __init__(self, peer: PskPeer) -> None:
+        self.peer = peer
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()  # the ClientHello is for mbed TLS
+        self.peer.tasks.append(asyncio.ensure_future(self.peer.handshake(transport)))
+
+
 class DatagramPeer(Peer, asyncio.DatagramProtocol):
     """A UDP endpoint: a server (``@peer``) answers the last sender, a client
     (``@connect``) sends to the module's port."""
@@ -307,13 +345,21 @@ class PeerSet:
             sntp = SntpPeer(name, host=host, unix_time=float(opts.get("time", "1634559147")))
             self._add(sntp)
             await sntp.bind()
+        elif kind == "psk":
+            try:
+                keys = {opts["identity"]: bytes.fromhex(opts["key"])}
+            except (KeyError, ValueError):
+                raise PeerError("a psk peer needs identity=NAME key=HEX") from None
+            psk = PskPeer(name, host=host, echo=echo, keys=keys)
+            self._add(psk)
+            await psk.listen_psk()
         elif kind == "dns":
             records = {k: v for k, v in opts.items() if k != "v6"}
             ns = DnsPeer(name, host=host, records=records)
             self._add(ns)
             await ns.bind()
         else:
-            raise PeerError(f"unknown peer kind {kind!r} (tcp, tls, udp, sntp, dns)")
+            raise PeerError(f"unknown peer kind {kind!r} (tcp, tls, psk, udp, sntp, dns)")
 
     async def connect(self, name: str, kind: str, host_port: int, words: list[str], timeout: float) -> None:
         """``@connect NAME KIND PORT [options]``: a client of the module's server."""

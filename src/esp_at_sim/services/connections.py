@@ -149,13 +149,18 @@ async def _start_tls_client(
     table: LinkTable, link: Link, host: str, cfg: tls.SslClientConfig, budget: float | None
 ) -> None:
     module = table.module
-    ctx = tls.link_client_context(module, cfg)
     transport = link.transport
     assert transport is not None
     protocol = transport.get_protocol()
     server_hostname = cfg.sni or None
     if server_hostname is None and not _is_ip(host):
         server_hostname = host  # esp-tls sends the host name as SNI
+    if tls.uses_psk(cfg):
+        await _start_psk_client(table, link, cfg, server_hostname, budget)
+        return
+    if cfg.psk:
+        module.chip_log("esp-tls: a CA certificate is set (AT+CIPSSLCCONF), the PSK is not used")
+    ctx = tls.link_client_context(module, cfg)
     loop = asyncio.get_running_loop()
     try:
         new = await module.clock.wait_for(
@@ -174,6 +179,31 @@ async def _start_tls_client(
     except tls.TlsError:
         new.abort()
         raise
+
+
+async def _start_psk_client(
+    table: LinkTable, link: Link, cfg: tls.SslClientConfig, server_hostname: str | None, budget: float | None
+) -> None:
+    """TLS 1.2 with a pre-shared key (AT+CIPSSLCPSK): the AT "hint" is the identity sent."""
+    from esp_at_sim.services import tls_psk
+
+    module = table.module
+    transport = link.transport
+    assert transport is not None
+    try:
+        new = await module.clock.wait_for(
+            tls_psk.start_psk_client(
+                transport, transport.get_protocol(), cfg.psk_hint, cfg.psk, server_hostname=server_hostname
+            ),
+            budget or HANDSHAKE_TIMEOUT,
+        )
+    except TimeoutError:
+        raise tls.TlsError("handshake timed out", 0x6800) from None
+    except tls_psk.PskHandshakeError as exc:
+        module.chip_log(f"esp-tls: mbedtls_ssl_handshake returned -0x7780 ({exc})")
+        raise tls.TlsError(str(exc), 0x7780) from None
+    link.transport = new
+    module.chip_log(f"esp-tls: PSK handshake done, {new.get_extra_info('cipher')}")
 
 
 def _is_ip(host: str) -> bool:

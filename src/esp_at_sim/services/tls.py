@@ -26,9 +26,9 @@ Every module starts with a default PKI in those namespaces (one CA signing
 every certificate, the same for every module of the process, as every shipped
 firmware carries the same defaults); AT+SYSMFG replaces it.
 
-PSK: Python's ``ssl`` gains PSK callbacks only in 3.13; on older Pythons the
-PSK configuration is kept and reported but the handshake is certificate-based
-(the chip log says so).
+PSK (AT+CIPSSLCPSK): esp-tls uses a pre-shared key only when no CA is set
+(auth mode 0 or 1); such links shake hands with mbed TLS itself
+(``services/tls_psk.py``), since Python's ``ssl`` has no PSK before 3.13.
 """
 
 from __future__ import annotations
@@ -159,7 +159,6 @@ def check_validity(module: Module, writer: asyncio.StreamWriter) -> None:
 
 
 # ------------------------------------------------------------ links and PKI
-HAS_PSK = hasattr(ssl.SSLContext, "set_psk_client_callback")
 
 #: IANA id -> OpenSSL name, the TLS 1.2 suites mbedTLS offers by default on the chip
 CIPHERS: dict[int, str] = {
@@ -365,9 +364,12 @@ def link_client_context(
         if names:
             ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # a TLS 1.3 handshake would ignore the list
             ctx.set_ciphers(":".join(names))
-    if cfg.psk and not HAS_PSK:
-        module.chip_log("esp-tls: PSK is configured but this host's TLS library has no PSK support; using certificates")
     return ctx
+
+
+def uses_psk(cfg: SslClientConfig) -> bool:
+    """esp-tls configures the PSK only when no CA certificate is set (the CA wins)."""
+    return bool(cfg.psk) and cfg.auth_mode in (0, 1)
 
 
 def server_context(module: Module, ca_enable: bool) -> ssl.SSLContext:
