@@ -129,6 +129,7 @@ async def test_dhcp_hands_out_the_access_points_dns_server(ns: DnsPeer) -> None:
         await h.read_until(b'+CIPDOMAIN:"10.1.2.3"\r\n\r\nOK\r\n')
 
 
+@pytest.mark.real_time  # the host resolver runs in a thread: its answer takes real time
 async def test_the_host_resolver_answers_for_servers_outside_only_when_allowed() -> None:
     world = World()
     async with Module.start("esp32c3", world=world) as m:
