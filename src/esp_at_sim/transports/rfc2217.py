@@ -167,7 +167,7 @@ class Rfc2217Transport(TcpServerTransport):
         super().__init__(host, port)
         self.lines = EmulatedLines(self)
         self.module_baud = 115200
-        self.on_reset: Callable[[str], None] | None = None  # type: ignore[assignment]
+        self.on_reset: Callable[[str], None] | None = None
         self.modem_events: list[str] = []
         self._manager: Any = None
 
