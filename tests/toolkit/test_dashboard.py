@@ -67,9 +67,12 @@ async def world() -> AsyncIterator[WorldRunner]:
 
 
 def until(driver: Any, what: Callable[[Any], Any], timeout: float = 15) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(what)
+    # the page re-renders a card's panels on every event: an element found a moment
+    # ago may be replaced before its text is read, so such a probe just retries
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(what)
 
 
 def shoot(driver: Any, name: str, tmp_path: Path) -> None:
