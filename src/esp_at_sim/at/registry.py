@@ -21,10 +21,19 @@ another result; raising an ``AtError`` renders ``ERROR`` with its code.
 profile and firmware generation) and binds set parameters, raising the same
 errors the firmware reports: unknown command 0x09, unsupported form 0x0C,
 parameter errors 0x04-0x08.
+
+Chapters whose imports are heavy (a Bluetooth stack, an MQTT client) may be
+*deferred* (:meth:`Registry.defer`): they are imported the first time a
+command whose name appears in their source is looked up, and all of them
+before the registry is listed or iterated. Lookups and listings therefore see
+the same commands as if every chapter had been imported at start-up; a
+deferred chapter must declare nothing but commands (a test checks).
 """
 
 from __future__ import annotations
 
+import importlib
+import re
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -176,6 +185,43 @@ class Registry:
 
     def __init__(self) -> None:
         self._commands: dict[str, Command] = {}
+        # deferred chapters: module name -> path of its source (read only on a lookup miss)
+        self._deferred: dict[str, str] = {}
+        self._mentions: dict[str, list[str]] | None = None  # "+NAME" -> deferred modules naming it
+
+    # -- deferred chapters --------------------------------------------------
+    def defer(self, module: str, source: str) -> None:
+        """Import chapter ``module`` (whose source file is ``source``) on first use."""
+        if module not in sys.modules:
+            self._deferred[module] = source
+            self._mentions = None
+
+    @property
+    def deferred(self) -> list[str]:
+        """The deferred chapters not imported yet."""
+        return list(self._deferred)
+
+    def load_deferred(self) -> None:
+        """Import every deferred chapter, in name order (the order of a full start-up)."""
+        while self._deferred:
+            self._import(min(self._deferred))
+
+    def _import(self, module: str) -> None:
+        self._deferred.pop(module, None)
+        importlib.import_module(module)
+
+    def _lookup_deferred(self, name: str) -> Command | None:
+        """A miss: import the deferred chapters whose source names ``name``."""
+        if self._mentions is None:
+            self._mentions = {}
+            for module, path in self._deferred.items():
+                with open(path, encoding="utf-8") as f:
+                    for found in set(_QUOTED_NAME.findall(f.read())):
+                        self._mentions.setdefault(found, []).append(module)
+        for module in sorted(self._mentions.get(name, ())):
+            if module in self._deferred:
+                self._import(module)
+        return self._commands.get(name)
 
     def command(
         self,
@@ -217,17 +263,23 @@ class Registry:
         return cmd
 
     def get(self, name: str) -> Command | None:
-        return self._commands.get(name)
+        cmd = self._commands.get(name)
+        if cmd is None and self._deferred:
+            cmd = self._lookup_deferred(name)
+        return cmd
 
     def __iter__(self):  # type: ignore[no-untyped-def]
+        self.load_deferred()
         return iter(self._commands.values())
 
     def __len__(self) -> int:
+        self.load_deferred()
         return len(self._commands)
 
     def available(self, where: Availability) -> list[Command]:
         """The commands of a module, in listing order: chapter modules by name, then
         declaration order (what importing every chapter in name order gives)."""
+        self.load_deferred()
         order = {c.name: i for i, c in enumerate(self._commands.values())}
         found = [c for c in self._commands.values() if c.available(where)]
         return sorted(found, key=lambda c: (c.declared_in, order[c.name]))
@@ -235,6 +287,8 @@ class Registry:
     def resolve(self, line: bytes, where: Availability) -> Resolved:
         parsed = parse_line(line)
         cmd = self._commands.get(parsed.name)
+        if cmd is None and self._deferred:
+            cmd = self._lookup_deferred(parsed.name)
         if cmd is None or not cmd.available(where):
             raise UnsupportedCmd()
         handler = cmd.handlers.get(parsed.form)
@@ -244,7 +298,7 @@ class Registry:
         if parsed.form is Form.SET:
             schema = cmd.schema
             if cmd.base is not None:  # an alias binds with its base command's schema
-                base = self._commands.get(cmd.base)
+                base = self.get(cmd.base)
                 schema = base.schema if base is not None else None
             if schema is not None:
                 values = tuple(parse_args(schema, parsed.args))
@@ -254,6 +308,10 @@ class Registry:
                 except TokenizeError as exc:
                     raise ParamParseFail(exc.index) from None
         return Resolved(cmd, parsed.form, handler, values)
+
+
+# a command name as a deferred chapter's source spells it: command("+BLEINIT", ...)
+_QUOTED_NAME = re.compile(r"""["'](\+[A-Z][A-Z0-9_]*)["']""")
 
 
 def _declaring_module() -> str:

@@ -9,7 +9,6 @@ of the stack answer ``ERROR`` with the firmware's execution-failure code
 
 from __future__ import annotations
 
-import esp_at_sim.world.radio.scenario  # noqa: F401  (scenario tables and faults of the air)
 from esp_at_sim.at.params import Args, Hex, Int, Str
 from esp_at_sim.at.registry import command
 from esp_at_sim.commands.ble_report import AtBleReporter

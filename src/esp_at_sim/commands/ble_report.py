@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 
+import esp_at_sim.world.radio.scenario  # noqa: F401  (scenario tables and faults of the air)
 from esp_at_sim.device.module import Module, on_boot
 from esp_at_sim.services.ble.events import BleListener, ConnParams, ScanReport
 from esp_at_sim.world.radio import BleAir

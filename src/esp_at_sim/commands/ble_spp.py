@@ -8,11 +8,10 @@ from esp_at_sim.at.events import Final
 from esp_at_sim.at.params import Args
 from esp_at_sim.at.registry import command
 from esp_at_sim.at.state import EngineState
-from esp_at_sim.commands.basic_trans import saved_link
 from esp_at_sim.commands.ble_gap import fail, ready
 from esp_at_sim.commands.ble_report import AtBleReporter
 from esp_at_sim.device.context import CommandContext
-from esp_at_sim.device.module import Module, on_boot
+from esp_at_sim.device.module import Module
 from esp_at_sim.services.ble import gatt_client
 from esp_at_sim.services.ble import gatt_table as table
 from esp_at_sim.services.ble.spp import BleSpp, SppConfig, SppError
@@ -68,21 +67,12 @@ async def _blespp(ctx: CommandContext) -> Final:
 
 
 # ------------------------------------------- AT+SAVETRANSLINK=2: BLE SPP at boot
-@on_boot
-def _savetranslink_ble(module: Module) -> Any:
+# (the boot hook that decides is in ble_spp_boot.py: this chapter is imported on first use)
+async def boot_passthrough(module: Module, cfg: dict[str, Any]) -> None:
     """Mode 2 of AT+SAVETRANSLINK: initialize BLE in the saved role, make the
     link (the client connects to ``peer_addr`` and discovers, the server
     advertises and waits for the client to subscribe) and enter BLE SPP
     passthrough, without a prompt, as the firmware does after power-up."""
-    if not module.has_group("ble"):
-        return None
-    cfg = saved_link(module)
-    if cfg.get("mode") != 2:
-        return None
-    return _boot_passthrough(module, cfg)
-
-
-async def _boot_passthrough(module: Module, cfg: dict[str, Any]) -> None:
     s = module.service(BleStack)
     role = int(cfg["role"])
     tx_srv, tx_char, rx_srv, rx_char = (int(cfg[k]) for k in ("tx_srv", "tx_char", "rx_srv", "rx_char"))

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import pkgutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar, cast, overload
@@ -103,14 +104,19 @@ _commands_loaded = False
 
 
 def load_commands() -> None:
-    """Import every chapter module of ``esp_at_sim.commands`` (they declare into REGISTRY)."""
+    """Import every chapter module of ``esp_at_sim.commands`` (they declare into REGISTRY);
+    the deferred ones are left to the registry, which imports them on first use."""
     global _commands_loaded
     if _commands_loaded:
         return
     import esp_at_sim.commands as pkg
 
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        importlib.import_module(f"{pkg.__name__}.{info.name}")
+        name = f"{pkg.__name__}.{info.name}"
+        if info.name in pkg.DEFERRED:
+            REGISTRY.defer(name, os.path.join(pkg.__path__[0], f"{info.name}.py"))
+        else:
+            importlib.import_module(name)
     _commands_loaded = True
 
 
