@@ -65,7 +65,21 @@ def _app() -> web.Application:
         await asyncio.sleep(3600)
         return web.Response(text="late")
 
+    async def dribble(request: web.Request) -> web.StreamResponse:
+        # a Content-Length body in odd-sized writes that reach the module apart
+        sizes = [int(x) for x in request.query["sizes"].split(",")]
+        resp = web.StreamResponse(headers={"Content-Length": str(sum(sizes))})
+        await resp.prepare(request)
+        sent = 0
+        for n in sizes:
+            await resp.write(PATTERN[sent : sent + n])
+            sent += n
+            await asyncio.sleep(0.01)
+        await resp.write_eof()
+        return resp
+
     app.router.add_get("/get", get)
+    app.router.add_get("/dribble", dribble)
     app.router.add_get("/big", big)
     app.router.add_get("/chunked", chunked)
     app.router.add_route("*", "/echo", echo)
@@ -162,6 +176,19 @@ async def test_httpcget_chunks_by_rx_size_and_chunked_encoding(online: Module, s
     await h.expect(b"+HTTPCGET:18,first-second-third\r\n\r\nOK\r\n")
     await h.send(f'AT+HTTPGETSIZE="{server}/chunked"')
     await h.expect(b"ERR CODE:0x010a7000\r\n\r\nERROR\r\n")
+
+
+async def test_httpcget_pieces_span_socket_reads(online: Module, server: str) -> None:
+    """Pieces are ``<rx size>`` bytes however the body arrives: a piece may take
+    several reads, and a read may end in the middle of a piece."""
+    h = online.host
+    sizes = [7, 130, 1013, 1, 299, 600, 50]
+    body = PATTERN[: sum(sizes)]
+    await h.send(f'AT+HTTPCGET="{server}/dribble?sizes={",".join(map(str, sizes))}",2048,300,5000')
+    for i in range(0, 2100, 300):
+        await h.expect(b"+HTTPCGET:300," + body[i : i + 300] + b"\r\n")
+    await h.expect(b"\r\nOK\r\n")
+    await h.expect_silence(0.2)
 
 
 async def test_server_closing_mid_body_and_timeout(online: Module, server: str) -> None:

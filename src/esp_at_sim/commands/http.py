@@ -141,17 +141,17 @@ async def _emit(ctx: CommandContext, name: str, data: bytes) -> None:
     await ctx.module.send_data(f"{name}:{len(data)},".encode() + data + b"\r\n", held=False)
 
 
-def _pieces(name: bytes, block: bytes, size: int) -> bytes:
-    """``+NAME:<len>,<data>\r\n`` for each ``size``-byte piece of ``block``."""
-    out = bytearray()
-    view = memoryview(block)
-    full = name + b":" + str(size).encode() + b","
-    for i in range(0, len(block), size):
-        part = view[i : i + size]
-        out += full if len(part) == size else name + b":" + str(len(part)).encode() + b","
-        out += part
-        out += b"\r\n"
-    return bytes(out)
+def _pieces(name: bytes, pieces: list[bytes | memoryview]) -> bytes:
+    """``+NAME:<len>,<data>\r\n`` for each piece, put together in one copy (a
+    megabyte body comes in 256 KiB of pieces at a time)."""
+    parts: list[bytes | memoryview] = []
+    head, head_len = b"", -1
+    for piece in pieces:
+        n = len(piece)
+        if n != head_len:
+            head, head_len = b"%s:%d," % (name, n), n
+        parts += (head, piece, b"\r\n")
+    return b"".join(parts)
 
 
 def _check_status(resp: Response) -> None:
@@ -265,8 +265,8 @@ async def _httpcget(ctx: CommandContext, args: Args) -> None:
         resp = await req.send("GET", [], tx_size=tx or None)
         _check_status(resp)
         try:
-            async for block, size in req.exchange.fill(piece):
-                await ctx.module.send_data(_pieces(b"+HTTPCGET", block, size), held=False)
+            async for pieces in req.exchange.fill(piece):
+                await ctx.module.send_data(_pieces(b"+HTTPCGET", pieces), held=False)
         except HttpError as exc:
             raise HttpFailed(exc.code) from None
     finally:

@@ -187,7 +187,8 @@ class NetIf:
         local_port: int | None = None,
         **kwargs: Any,
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """A TCP (or TLS) stream to ``host:port`` as this module."""
+        """A TCP (or TLS) stream to ``host:port`` as this module (``limit=`` and
+        ``reader_class=`` choose the StreamReader)."""
         self.require()
         addr = await self.resolve(host)
         if self.router is not None:
@@ -196,7 +197,8 @@ class NetIf:
                 return await routed
         loop = asyncio.get_running_loop()
         limit = kwargs.pop("limit", 2**16)
-        reader = asyncio.StreamReader(limit=limit, loop=loop)
+        reader_class: type[asyncio.StreamReader] = kwargs.pop("reader_class", asyncio.StreamReader)
+        reader = reader_class(limit=limit, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
         transport, _ = await self.create_connection(lambda: protocol, addr, port)
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)

@@ -3,36 +3,48 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 from esp_at_sim.transports.base import Transport
 
 
 class _Pipe:
+    """One direction. Written pieces are kept as they came and joined only when
+    read: a large reply (a megabyte of ``+HTTPCGET``) is not copied into a growing
+    buffer first."""
+
     def __init__(self, capacity: int) -> None:
-        self.buf = bytearray()
+        self.pieces: deque[bytes] = deque()
+        self.size = 0
         self.capacity = capacity
         self.readable = asyncio.Event()
         self.room = asyncio.Event()
         self.room.set()
         self.closed = False
 
+    def append(self, data: bytes) -> None:
+        self.pieces.append(data)
+        self.size += len(data)
+        self.readable.set()
+
     async def put(self, data: bytes) -> None:
-        while len(self.buf) >= self.capacity and not self.closed:
+        while self.size >= self.capacity and not self.closed:
             self.room.clear()
             await self.room.wait()
         if self.closed:
             return
-        self.buf += data
-        self.readable.set()
+        self.append(data)
 
     async def get(self) -> bytes:
-        while not self.buf:
+        while not self.size:
             if self.closed:
                 return b""
             self.readable.clear()
             await self.readable.wait()
-        out = bytes(self.buf)
-        self.buf.clear()
+        pieces = self.pieces
+        out = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
+        pieces.clear()
+        self.size = 0
         self.readable.clear()
         self.room.set()
         return out
@@ -59,10 +71,10 @@ class MemoryEnd(Transport):
         pipe = self._tx
         if pipe.closed:
             return len(data)
-        if len(pipe.buf) >= pipe.capacity:
+        if pipe.size >= pipe.capacity:
             return 0
-        pipe.buf += data
-        pipe.readable.set()
+        # kept, not copied: only bytes cannot change under us
+        pipe.append(data if type(data) is bytes else bytes(data))
         return len(data)
 
     async def close(self) -> None:
