@@ -12,11 +12,18 @@ from esp_at_sim import Module
 from esp_at_sim.services.netif import IpConfig, NetIf
 
 
-def online(module: Module, ip: str = "192.168.1.10", iface: str = "sta") -> NetIf:
-    """Bring an interface up the way Wi-Fi does after WIFI GOT IP."""
+def online(module: Module, ip: str = "192.168.1.10", iface: str = "sta", ipv6: tuple[str, ...] = ()) -> NetIf:
+    """Bring an interface up the way Wi-Fi does after WIFI GOT IP (and, with
+    ``ipv6``, WIFI GOT IPv6 LL/GL)."""
     netif = module.service(NetIf)
     netif.up(iface, IpConfig(ip, ip.rsplit(".", 1)[0] + ".1"))
+    for addr in ipv6:
+        netif.add_ipv6(iface, addr)
     return netif
+
+
+#: the station addresses of a module on an IPv6-capable network
+V6_ADDRS = ("fe80::32ae:a4ff:fe80:65ac", "2001:db8:1::32ae:a4ff:fe80:65ac")
 
 
 class TcpPeer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from tests.tcpip.conftest import TcpPeer, UdpPeer, online
+from tests.tcpip.conftest import V6_ADDRS, TcpPeer, UdpPeer, online
 
 from esp_at_sim import Module
 from esp_at_sim.services.links import LinkTable
@@ -65,7 +65,7 @@ async def test_ipv6_loopback_tcp_and_udp(esp: Module) -> None:
     tcp = await TcpPeer().start("::1")
     udp = await UdpPeer().start("::1")
     try:
-        online(esp)
+        online(esp, ipv6=V6_ADDRS)
         h = esp.host
         for cmd in ("AT+CIPV6=1", "AT+CIPMUX=1"):
             await h.send(cmd)

@@ -4,7 +4,9 @@ A client link resolves its host through :class:`NetIf`, reserves its heap
 (``tcp_link``/``udp_link``, plus ``tls_session`` for SSL) and connects - in the
 world when the address is another module's, through a host socket otherwise.
 SSL is a plain connection upgraded with ``loop.start_tls`` on either kind of
-transport. The server listens through :meth:`NetIf.start_server` and turns each
+transport. A ``v6`` type takes IPv6 addresses only and the others IPv4 only
+(lwIP's getaddrinfo with the family as hint): an IPv4 literal with "TCPv6"
+does not resolve. The server listens through :meth:`NetIf.start_server` and turns each
 accepted connection into a link with the lowest free id, refusing it beyond
 AT+CIPSERVERMAXCONN.
 """
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from esp_at_sim.services import tls
 from esp_at_sim.services.links import DatagramLinkProtocol, Link, LinkTable, ServerConfig, StreamLinkProtocol
 from esp_at_sim.services.netif import AP, STA
-from esp_at_sim.world.net import Address
+from esp_at_sim.world.net import Address, is_ipv6
 
 if TYPE_CHECKING:
     from esp_at_sim.device.heap import Allocation
@@ -52,11 +54,13 @@ def _alloc(table: LinkTable, kind: str) -> list[Allocation]:
 
 def _iface_for(table: LinkTable, ip: str | None) -> str:
     netif = table.netif
-    if ip is not None and netif.is_virtual(ip):
-        src = netif.source_ip(ip)
-        for name, cfg in netif.interfaces.items():
-            if cfg.ip == src:
-                return name
+    if ip is not None and (netif.is_virtual(ip) or is_ipv6(ip)):
+        try:
+            iface = netif.iface_of(netif.source_ip(ip))
+        except OSError:
+            iface = None
+        if iface is not None:
+            return iface
     return STA if STA in netif.interfaces else next(iter(netif.interfaces), AP)
 
 
@@ -86,6 +90,9 @@ async def open_client(
     except TimeoutError:
         module.chip_log(f"at-net: getaddrinfo() did not return within {timeout_ms}ums")
         raise LookupError(host) from None
+    if is_ipv6(addr) != (family == socket.AF_INET6):
+        module.chip_log(f"at-net: {host} has no {'IPv6' if family == socket.AF_INET6 else 'IPv4'} address")
+        raise LookupError(host)
     allocs = _alloc(table, kind)
     link = Link(table, link_id, kind, (addr, port), udp_mode=udp_mode, iface=_iface_for(table, addr))
     link.allocs = allocs
@@ -137,10 +144,10 @@ async def _open_udp(table: LinkTable, link: Link, local_port: int, family: int) 
         raise ConnectFailed(str(exc), exc.errno or 98) from None
     link.transport = transport
     link.local_port = local_port or int(transport.get_extra_info("sockname")[1])
-    for cfg in netif.interfaces.values():
+    for ip in netif.addresses(v6=family == socket.AF_INET6):
         try:
-            table.fabric.bind_udp(cfg.ip, link.local_port, link.on_datagram, owner=link)
-            link.fabric_bound.append(cfg.ip)
+            table.fabric.bind_udp(ip, link.local_port, link.on_datagram, owner=link)
+            link.fabric_bound.append(ip)
         except OSError:
             pass
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from esp_at_sim.device.heap import Allocation
 from esp_at_sim.services.netif import IpConfig, NetIf
-from esp_at_sim.world.net import Address
+from esp_at_sim.world.net import Address, ip_text, is_ipv6
 
 if TYPE_CHECKING:
     from esp_at_sim.device.module import Module
@@ -117,7 +117,9 @@ class DatagramLinkProtocol(asyncio.DatagramProtocol):
         self.link = link
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        self.link.on_datagram(data, (str(addr[0]), int(addr[1])))
+        # a redirected peer answers as the address the module sent to
+        src = self.link.table.fabric.unredirect(ip_text(str(addr[0])), int(addr[1]))
+        self.link.on_datagram(data, src)
 
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP port unreachable and the like: UDP does not care
@@ -348,8 +350,15 @@ class Link:
         loss = fabric.udp_loss.get(self.table.module.name, 0.0)
         if loss and self.table.random() < loss:
             return
+        netif = self.table.netif
+        if is_ipv6(dst[0]):
+            try:
+                src_ip = netif.source_ip6(dst[0])
+            except OSError:
+                raise SendFailed(f"no IPv6 route to {dst[0]}") from None
+        else:
+            src_ip = netif.source_ip(dst[0]) if netif.online else "0.0.0.0"
         if fabric.is_virtual(dst[0]):
-            src_ip = self.table.netif.source_ip(dst[0]) if self.table.netif.online else "0.0.0.0"
             fabric.send_udp((src_ip, self.local_port), dst, data)
             return
         if self.transport is not None:

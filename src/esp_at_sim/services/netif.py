@@ -5,7 +5,9 @@ Theory of operation
 A module has up to three IPv4 interfaces: the Wi-Fi station (address from an
 access point's DHCP or ``AT+CIPSTA``), the SoftAP (``AT+CIPAP``) and, on an
 ESP32, Ethernet. The Wi-Fi and Ethernet code bring interfaces up and down
-here; everything that opens connections (TCP/IP links, MQTT, HTTP, WebSocket,
+here, with the IPv6 addresses AT+CIPV6=1 gives them (a link-local one at
+once, a global one after the access point's router advertisement);
+everything that opens connections (TCP/IP links, MQTT, HTTP, WebSocket,
 SNTP, ping) asks this service whether there is a network, resolves names
 through it and opens connections through it.
 
@@ -16,7 +18,9 @@ then as literal addresses, then as mDNS names of modules in the world
 in place of servers outside when the scenario allows it). A connection to another
 module's virtual address is routed inside the world by the fabric
 (``world/net.py``), with this module's virtual address as its source;
-everything else goes out through real host sockets.
+everything else goes out through real host sockets. An IPv6 destination
+needs an IPv6 source: a link-local one for ``fe80::/10``, a global one for
+anything else, else there is no route (``EHOSTUNREACH``), as lwIP answers.
 
 Two levels of API: :meth:`open_connection` gives asyncio streams (MQTT, HTTP,
 WebSocket); :meth:`create_connection`, :meth:`create_datagram` and
@@ -33,7 +37,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from esp_at_sim.world.net import Address, FabricTransport, NetFabric, fabric_of
+from esp_at_sim.world.net import Address, FabricTransport, NetFabric, fabric_of, ip_text, is_ipv6, is_link_local6
 
 if TYPE_CHECKING:
     from esp_at_sim.device.module import Module
@@ -62,16 +66,28 @@ class NoNetwork(Exception):
     """No interface is up (no ``WIFI GOT IP``, no SoftAP, no Ethernet)."""
 
 
+EHOSTUNREACH = 113  # lwIP's errno for ERR_RTE
+
+
+class NoRoute(OSError):
+    """No address of this module can reach the destination (IPv6 without a usable source)."""
+
+    def __init__(self, dst: str) -> None:
+        super().__init__(EHOSTUNREACH, f"no route to {dst}")
+
+
 class NetIf:
     """Per-boot service: ``module.service(NetIf)``."""
 
     def __init__(self, module: Module) -> None:
         self.module = module
         self.interfaces: dict[str, IpConfig] = {}
+        #: IPv6 addresses by interface, in the firmware's text form (link-local first)
         self.ipv6: dict[str, list[str]] = {}
         self.dns_servers: list[str] = []
         self.macs: dict[str, str] = {}
         self._listeners: list[Listener] = []
+        self._address_watchers: list[Callable[[], None]] = []
         #: an extra router tried before the fabric; returns None for "not mine"
         self.router: Router | None = None
         self.fabric: NetFabric = fabric_of(module.world)
@@ -85,6 +101,7 @@ class NetIf:
         self.interfaces[iface] = cfg
         self.fabric.register(cfg.ip, self)
         self._emit(iface, cfg)
+        self._addresses_changed()
 
     def down(self, iface: str) -> None:
         cfg = self.interfaces.pop(iface, None)
@@ -92,12 +109,62 @@ class NetIf:
             if cfg.ip not in {c.ip for c in self.interfaces.values()}:
                 self.fabric.unregister(cfg.ip, self)
             self._emit(iface, None)
+            self._addresses_changed()
+
+    def add_ipv6(self, iface: str, addr: str) -> str:
+        """An IPv6 address on ``iface`` (link-local at once, global after a router
+        advertisement); it joins the world's fabric. Returns it in the firmware's form."""
+        text = ip_text(addr)
+        addrs = self.ipv6.setdefault(iface, [])
+        if text not in addrs:
+            addrs.append(text)
+            addrs.sort(key=lambda a: not is_link_local6(a))
+        self.fabric.register(text, self)
+        self._addresses_changed()
+        return text
+
+    def clear_ipv6(self, iface: str) -> None:
+        """The interface loses its IPv6 addresses (disconnect, SoftAP stop)."""
+        gone = self.ipv6.pop(iface, [])
+        for addr in gone:
+            if not any(addr in others for others in self.ipv6.values()):
+                self.fabric.unregister(addr, self)
+        if gone:
+            self._addresses_changed()
+
+    def addresses(self, v6: bool = False) -> list[str]:
+        """Every address of this module of one family."""
+        if v6:
+            return [a for addrs in self.ipv6.values() for a in addrs]
+        return [c.ip for c in self.interfaces.values()]
+
+    def iface_of(self, ip: str) -> str | None:
+        for name, cfg in self.interfaces.items():
+            if cfg.ip == ip:
+                return name
+        for name, addrs in self.ipv6.items():
+            if ip in addrs:
+                return name
+        return None
+
+    def watch_addresses(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """``fn()`` after any address (IPv4 or IPv6) comes or goes."""
+        self._address_watchers.append(fn)
+        return lambda: self._address_watchers.remove(fn) if fn in self._address_watchers else None
+
+    def _addresses_changed(self) -> None:
+        for fn in list(self._address_watchers):
+            fn()
 
     def _release(self) -> None:
         """The boot ends (reboot, deep sleep, stop): the addresses leave the world."""
         for cfg in self.interfaces.values():
             self.fabric.unregister(cfg.ip, self)
+        for addrs in self.ipv6.values():
+            for addr in addrs:
+                self.fabric.unregister(addr, self)
         self.interfaces.clear()
+        self.ipv6.clear()
 
     def mac(self, iface: str) -> str:
         """The interface's MAC: set by Wi-Fi/Ethernet, else derived from the chip's base MAC
@@ -135,8 +202,11 @@ class NetIf:
             raise NoNetwork()
 
     def source_ip(self, dst: str | None = None) -> str:
-        """The address this module speaks from towards ``dst``."""
+        """The address this module speaks from towards ``dst``; raises NoRoute for an
+        IPv6 destination this module has no IPv6 address for."""
         self.require()
+        if dst is not None and is_ipv6(dst):
+            return self.source_ip6(dst)
         if dst is not None:
             try:
                 addr = ipaddress.ip_address(dst)
@@ -151,6 +221,16 @@ class NetIf:
                 return self.interfaces[iface].ip
         return next(iter(self.interfaces.values())).ip
 
+    def source_ip6(self, dst: str) -> str:
+        """lwIP's source selection, reduced: a link-local source for a link-local
+        destination, a global one for the rest (station first)."""
+        want_ll = is_link_local6(dst)
+        for iface in (STA, ETH, AP):
+            for addr in self.ipv6.get(iface, []):
+                if is_link_local6(addr) == want_ll:
+                    return addr
+        raise NoRoute(dst)
+
     def is_virtual(self, ip: str) -> bool:
         return self.fabric.is_virtual(ip)
 
@@ -163,8 +243,8 @@ class NetIf:
         if host in table:
             return table[host]
         try:
-            ipaddress.ip_address(host)
-            return host
+            ipaddress.ip_address(host.split("%", 1)[0])
+            return ip_text(host)
         except ValueError:
             pass
         if not self.online:
@@ -217,8 +297,9 @@ class NetIf:
     ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
         """A plain TCP connection to a resolved address: in-world or a host socket."""
         self.require()
+        src = self.source_ip(addr)  # NoRoute for IPv6 without a usable address
         if self.fabric.is_virtual(addr):
-            fabric_end, protocol = await self.fabric.connect_tcp(self.source_ip(addr), (addr, port), protocol_factory)
+            fabric_end, protocol = await self.fabric.connect_tcp(src, (addr, port), protocol_factory)
             return fabric_end, protocol
         host, hport = self.fabric.redirect(addr, port)
         loop = asyncio.get_running_loop()
@@ -280,16 +361,17 @@ class NetIf:
                 return
             registered[ip] = fabric_accept
 
-        def on_change(iface: str, cfg: IpConfig | None) -> None:
-            current = {c.ip for c in self.interfaces.values()}
+        v6 = family == socket.AF_INET6  # a TCPv6 server takes IPv6 clients only, as lwIP's IP6_ADDR_ANY does
+
+        def on_change() -> None:
+            current = set(self.addresses(v6))
             for ip in [ip for ip in registered if ip not in current]:
                 self.fabric.unlisten_tcp(ip, port, registered.pop(ip))
             for ip in current:
                 register(ip)
 
-        for cfg in list(self.interfaces.values()):
-            register(cfg.ip)
-        unsubscribe = self.listen(on_change)
+        on_change()
+        unsubscribe = self.watch_addresses(on_change)
 
         def stop() -> None:
             unsubscribe()
@@ -311,7 +393,7 @@ class _HostAccept(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         peer = transport.get_extra_info("peername")
-        protocol = self._accept((str(peer[0]), int(peer[1])), self._local)
+        protocol = self._accept((ip_text(str(peer[0])), int(peer[1])), self._local)
         if protocol is None:
             transport.abort()
             return
@@ -319,4 +401,4 @@ class _HostAccept(asyncio.Protocol):
         protocol.connection_made(transport)
 
 
-__all__ = ["AP", "ETH", "STA", "FabricTransport", "IpConfig", "NetIf", "NoNetwork"]
+__all__ = ["AP", "ETH", "STA", "FabricTransport", "IpConfig", "NetIf", "NoNetwork", "NoRoute"]

@@ -15,6 +15,7 @@ dropped, as on the chip.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 from esp_at_sim.services.links import Link, LinkTable, SendFailed
@@ -90,7 +91,8 @@ class PassthroughSender:
             return
         if link.is_udp:
             link.touch()
-            link.send_datagram(packet, link.remote)
+            with contextlib.suppress(SendFailed):  # no route: the datagram is lost, as UDP's are
+                link.send_datagram(packet, link.remote)
             return
         self.queue.append(packet)
         self.queued += len(packet)

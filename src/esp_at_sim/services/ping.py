@@ -1,6 +1,7 @@
 """AT+PING: one echo request, by the best means the host allows.
 
-* Another module's virtual address answers inside the world (a Wi-Fi hop's
+* Another module's virtual address (IPv4, or IPv6 from a module with an
+  IPv6 address of the same scope) answers inside the world (a Wi-Fi hop's
   worth of latency, as the clock sees it).
 * Otherwise a real ICMP echo: an unprivileged ICMP socket when
   ``net.ipv4.ping_group_range`` allows it, else a raw socket when the process
@@ -104,6 +105,12 @@ async def ping(module: Module, host: str) -> float | None:
         addr = await netif.resolve(host)
     except (LookupError, OSError):
         return None
+    if ":" in addr:
+        try:
+            netif.source_ip6(addr)  # an IPv6 echo needs an IPv6 address (AT+CIPV6=1 before the join)
+        except OSError:
+            module.chip_log(f"at-ping: no IPv6 route to {addr}")
+            return None
     if netif.is_virtual(addr):
         await module.clock.sleep(IN_WORLD_RTT)
         return IN_WORLD_RTT

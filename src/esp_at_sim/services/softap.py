@@ -106,7 +106,8 @@ class SoftAp:
         self.ap = ap
         netif = self.module.service(NetIf)
         if self.wifi.ipv6_enabled():
-            netif.ipv6["ap"] = [link_local(self.mac)]
+            netif.clear_ipv6("ap")
+            netif.add_ipv6("ap", link_local(self.mac))
         netif.up("ap", addr)
 
     def stop(self) -> None:
@@ -117,7 +118,7 @@ class SoftAp:
         ap.deauth(None, REASON_AUTH_LEAVE)
         self.wifi.air.remove(ap)
         netif = self.module.service(NetIf)
-        netif.ipv6.pop("ap", None)
+        netif.clear_ipv6("ap")
         netif.down("ap")
 
     def restart(self) -> None:

@@ -501,8 +501,8 @@ class Station:
         if self.wifi.ipv6_enabled():
             # the link-local address is formed locally at once; a global one
             # follows the AP's router advertisement, if it sends any
-            ll = link_local(self.mac)
-            netif.ipv6["sta"] = [ll]
+            netif.clear_ipv6("sta")
+            ll = netif.add_ipv6("sta", link_local(self.mac))
             self.wifi.emit(GotIpv6(ll, "ll"))
             if self.ap is not None and self.ap.spec.ipv6_prefix:
                 self._ra = self.module.scope.spawn(self._router_advert(self.ap), name=f"{self.name}-ra")
@@ -511,8 +511,7 @@ class Station:
         await self.module.clock.sleep(self._rng().uniform(0.2, 1.5))
         if self.ap is not ap or ap.spec.ipv6_prefix is None:
             return
-        gl = link_local(self.mac, ap.spec.ipv6_prefix)
-        self.module.service(NetIf).ipv6.setdefault("sta", []).append(gl)
+        gl = self.module.service(NetIf).add_ipv6("sta", link_local(self.mac, ap.spec.ipv6_prefix))
         self.wifi.emit(GotIpv6(gl, "gl"))
 
     def apply_static_ip(self) -> None:
@@ -561,7 +560,7 @@ class Station:
                 task.cancel()
         self._dhcp = self._watch = self._ra = None
         netif = self.module.service(NetIf)
-        netif.ipv6.pop("sta", None)
+        netif.clear_ipv6("sta")
         netif.down("sta")
 
     def drop(self, reason: int = REASON_AUTH_LEAVE, *, by_host: bool = True) -> bool:

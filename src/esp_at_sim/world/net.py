@@ -16,6 +16,11 @@ from the fabric, as on a real LAN.
 UDP works the same way with :meth:`bind_udp`/:meth:`send_udp`: a datagram to a
 bound ``(address, port)`` is delivered, anything else is dropped, as UDP does.
 
+IPv6 addresses (link-local and global, registered by ``NetIf.add_ipv6``) are
+routed the same way. Every address is kept in one text form, the one lwIP's
+``ip6addr_ntoa`` prints (:func:`ip_text`), so a table lookup, a ``+IPD`` and
+an ``AT+CIPSTATE`` line agree whatever spelling the host typed.
+
 Everything that is not a virtual address goes out through host sockets; the
 ``redirects`` table lets a scenario or a test send a well-known port
 somewhere else (SNTP's port 123 to a test responder on 127.0.0.1:40123).
@@ -46,6 +51,40 @@ HIGH_WATER = 64 * 1024
 LOW_WATER = 16 * 1024
 EPHEMERAL_FIRST = 49152
 EPHEMERAL_LAST = 65535
+
+
+def ip_text(ip: str) -> str:
+    """An address as the firmware prints it. IPv4 is dotted decimal; IPv6 is
+    lowercase hex without leading zeros, the *first* run of two or more zero
+    groups written ``::`` (lwIP's ``ip6addr_ntoa``; RFC 5952 would pick the
+    longest run). Anything that is not an address is returned unchanged."""
+    try:
+        addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return ip
+    if addr.version == 4:
+        return str(addr)
+    groups = [int.from_bytes(addr.packed[i : i + 2], "big") for i in range(0, 16, 2)]
+    start = next((i for i in range(7) if groups[i] == 0 and groups[i + 1] == 0), -1)
+    if start < 0:
+        return ":".join(f"{g:x}" for g in groups)
+    end = start
+    while end < 8 and groups[end] == 0:
+        end += 1
+    head = ":".join(f"{g:x}" for g in groups[:start])
+    tail = ":".join(f"{g:x}" for g in groups[end:])
+    return f"{head}::{tail}"
+
+
+def is_ipv6(ip: str) -> bool:
+    return ":" in ip
+
+
+def is_link_local6(ip: str) -> bool:
+    try:
+        return ipaddress.IPv6Address(ip.split("%", 1)[0]).is_link_local
+    except ValueError:
+        return False
 
 
 class FabricTransport(asyncio.Transport):
@@ -265,6 +304,14 @@ class NetFabric:
 
     def redirect(self, host: str, port: int) -> Address:
         return self.redirects.get((host, port), (host, port))
+
+    def unredirect(self, host: str, port: int) -> Address:
+        """Where a reply from a redirect's target seems to come from: the address
+        the module sent to (the module never learns about the detour)."""
+        for src, dst in self.redirects.items():
+            if dst == (host, port):
+                return src
+        return (host, port)
 
     # ---------------------------------------------------------------- TCP
     def listen_tcp(self, ip: str, port: int, accept: AcceptFn) -> None:
