@@ -233,7 +233,7 @@ async def _mdns(ctx: CommandContext, args: Args) -> None:
     reg = registry(module)
     if mode == 0:
         args.expect_count(1, 1)
-        reg.withdraw(module.name)
+        await reg.withdraw(module.name)
         return
     if mode == 1:
         if len(args) < 4:
@@ -251,7 +251,12 @@ async def _mdns(ctx: CommandContext, args: Args) -> None:
             raise ParamInvalid(1)
         netif = module.service(NetIf)
         ip = netif.source_ip() if netif.online else ""
-        reg.publish(MdnsService(module.name, hostname, service, proto, port, instance, txt, ip))
+        if not module.vars.get("mdns_withdraw_at_close"):
+            # the firmware keeps mDNS in RAM: the announcement ends with this boot
+            module.vars["mdns_withdraw_at_close"] = True
+            module.scope.on_close(lambda: reg.withdraw(module.name))
+        host_port = netif.host_port(port)
+        await reg.publish(MdnsService(module.name, hostname, service, proto, port, instance, txt, ip, host_port))
         return
     await _mdns_query(ctx, args)
 
