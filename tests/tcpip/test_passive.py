@@ -123,3 +123,51 @@ async def test_older_generation_formats(tcp_echo: TcpPeer) -> None:
         assert b"+CIPRECVLEN:-1,-1,-1,-1,-1\r\n" in r.raw  # -1 for unused links on 2.x
         r = await h.command("AT+CIPRECVTYPE?")
         assert r.final == b"ERROR"  # the per-link form came later
+
+
+async def test_udp_next_datagram_length_and_datagram_integrity(esp: Module) -> None:
+    """<data_len_report_mode> 1: +IPD and AT+CIPRECVLEN? give the next datagram's length;
+    <keep_datagram_integrity> 1 refuses a read shorter than that datagram and loses nothing."""
+    peer = await UdpPeer(echo=False).start()
+    h = esp.host
+    try:
+        online(esp)
+        await h.send("AT+CIPMUX=1")
+        await h.expect(b"\r\nOK\r\n")
+        await h.send(f'AT+CIPSTART=1,"UDP","127.0.0.1",{peer.port},0,2')
+        await h.expect(b"1,CONNECT\r\n\r\nOK\r\n")
+        await h.send("AT+CIPRECVTYPE=1,1,1")
+        await h.expect(b"\r\nOK\r\n")
+        await h.send("AT+CIPSEND=1,2")
+        await h.read_until(b">")
+        await h.write(b"hi")
+        await h.read_until(b"SEND OK\r\n")
+        await asyncio.wait_for(peer.got.wait(), 5)
+        module_addr = peer.datagrams[0][1]
+        assert peer.transport is not None
+        peer.transport.sendto(b"abc", module_addr)
+        await h.expect(b"\r\n+IPD,1,3\r\n")
+        peer.transport.sendto(b"defgh", module_addr)
+        await asyncio.sleep(0.05)
+        await h.send("AT+CIPRECVLEN?")
+        await h.expect(b"+CIPRECVLEN:0,3,0,0,0\r\n\r\nOK\r\n")  # the next datagram, not all 8 bytes
+        await h.send("AT+CIPRECVDATA=1,100,1")
+        await h.expect(b"+CIPRECVDATA:3,abc\r\nOK\r\n")
+        await h.expect(b"\r\n+IPD,1,5\r\n")
+        await h.send("AT+CIPRECVDATA=1,4,1")
+        await h.expect(b"\r\nERROR\r\n")  # shorter than the datagram: refused, kept
+        await h.send("AT+CIPRECVLEN?")
+        await h.expect(b"+CIPRECVLEN:0,5,0,0,0\r\n\r\nOK\r\n")
+        await h.send("AT+CIPRECVDATA=1,5,1")
+        await h.expect(b"+CIPRECVDATA:5,defgh\r\nOK\r\n")
+        # report mode 0 (the default): the whole buffer
+        await h.send("AT+CIPRECVTYPE=1,1,0")
+        await h.expect(b"\r\nOK\r\n")
+        peer.transport.sendto(b"one", module_addr)
+        await h.expect(b"\r\n+IPD,1,3\r\n")
+        peer.transport.sendto(b"two!", module_addr)
+        await asyncio.sleep(0.05)
+        await h.send("AT+CIPRECVLEN?")
+        await h.expect(b"+CIPRECVLEN:0,7,0,0,0\r\n\r\nOK\r\n")
+    finally:
+        await peer.close()

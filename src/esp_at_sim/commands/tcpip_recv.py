@@ -174,5 +174,5 @@ async def _ciprecvlen_q(ctx: CommandContext) -> None:
     values = []
     for i in range(t.max_links) if t.mux else [0]:
         link = t.links.get(i)
-        values.append(idle if link is None else link.buffered)
+        values.append(idle if link is None else t.reported_len(link))
     ctx.info("+CIPRECVLEN", *values)

@@ -550,11 +550,16 @@ class LinkTable:
             return f"\r\n+IPD,{link.id},{n}:".encode()
         return f"\r\n+IPD,{n}:".encode()
 
-    def fmt_notice(self, link: Link) -> bytes:
+    def reported_len(self, link: Link) -> int:
+        """The length ``+IPD`` notices and AT+CIPRECVLEN? report in passive mode: all
+        that is buffered, or with ``<data_len_report_mode>`` 1 the next datagram of a
+        UDP link."""
         if self.len_report.get(link.id, 0) == 1 and link.is_udp and link.datagrams:
-            n = len(link.datagrams[0][0])
-        else:
-            n = link.buffered
+            return len(link.datagrams[0][0])
+        return link.buffered
+
+    def fmt_notice(self, link: Link) -> bytes:
+        n = self.reported_len(link)
         if self.mux:
             return f"\r\n+IPD,{link.id},{n}\r\n".encode()
         return f"\r\n+IPD,{n}\r\n".encode()
