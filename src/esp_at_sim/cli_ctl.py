@@ -52,14 +52,15 @@ def _options(
             data = {}
         url = url or data.get("url")
         token = token or data.get("token")
-    if not url:
-        typer.echo("error: no control server (give --url, set ESP_AT_SIM_URL, or start esp-at-sim --control)", err=True)
-        raise typer.Exit(3)
-    _target.url = url.rstrip("/")
+    # a missing server is reported by the first request, so ``ctl send --help`` works without one
+    _target.url = (url or "").rstrip("/")
     _target.token = token or ""
 
 
 def _call(method: str, path: str, body: Any = None, *, ok_statuses: tuple[int, ...] = (200,)) -> Any:
+    if not _target.url:
+        typer.echo("error: no control server (give --url, set ESP_AT_SIM_URL, or start esp-at-sim --control)", err=True)
+        raise typer.Exit(3)
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(_target.url + path, data=data, method=method)
     req.add_header("Authorization", f"Bearer {_target.token}")

@@ -74,3 +74,11 @@ def test_ctl_without_server_says_so(tmp_path: Path) -> None:
     )
     assert result.exit_code == 3
     assert "no control server" in result.stderr
+
+
+def test_ctl_help_needs_no_server(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["ctl", "--info", str(tmp_path / "none.json"), "send", "--help"], env={"ESP_AT_SIM_URL": ""}
+    )
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.stdout and "ctl send" in result.stdout
