@@ -18,6 +18,7 @@ from esp_at_sim.at.registry import command
 from esp_at_sim.at.render import Unquoted
 from esp_at_sim.device.context import CommandContext
 from esp_at_sim.device.module import Module
+from esp_at_sim.device.snapshot import snapshot_section
 from esp_at_sim.errors import ExecFail, ParamCount, ParamInvalid
 from esp_at_sim.world.peripherals import Board, I2cDevice, Peripherals, PwmChannel, SpiFlash
 
@@ -56,6 +57,12 @@ def _board(module: Module) -> Board:
 
 def _record(module: Module, bus: str, **detail: object) -> None:
     module.world.extension(Peripherals).record(module.name, bus, **detail)
+
+
+@snapshot_section("peripherals")
+def _peripherals_section(module: Module) -> dict[str, object] | None:
+    """The control API shows what the host made the module drive (PWM, I2C, SPI)."""
+    return module.world.extension(Peripherals).view(module.name)
 
 
 class DriverState:

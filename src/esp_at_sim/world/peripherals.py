@@ -288,10 +288,52 @@ class Peripherals:
         for fn in list(self._listeners):
             fn(ev)
 
+    def view(self, module: str, recent: int = 20) -> dict[str, Any] | None:
+        """What is wired to ``module`` and what it drove lately, as plain data
+        (the control API's ``peripherals`` section); ``None`` with nothing to show."""
+        board = self.board(module)
+        writes: list[dict[str, Any]] = []
+        for w in reversed(self.writes):
+            if len(writes) >= recent:
+                break
+            if w.module == module:
+                writes.append({"bus": w.bus, **{k: _plain(v) for k, v in w.detail.items()}})
+        if not (board.adc or board.i2c or board.spi or board.pwm or writes):
+            return None
+        now = self.world.clock.now()
+        return {
+            "adc": {str(ch): {"millivolts": round(a.voltage(now), 3), "raw": a.raw} for ch, a in board.adc.items()},
+            "pwm": {
+                "freq": board.pwm_freq,
+                "resolution": board.pwm_resolution,
+                "channels": {str(ch): {"gpio": p.gpio, "duty": p.duty_at(now)} for ch, p in board.pwm.items()},
+            },
+            "i2c": {f"0x{addr:02x}": _i2c_view(dev) for addr, dev in board.i2c.items()},
+            "spi_flash": [{"jedec_id": f.jedec_id.hex().upper(), "size": f.size, "cs": f.cs} for f in board.spi],
+            "writes": writes[::-1],
+        }
+
     def pwm_duties(self, module: str) -> dict[int, int]:
         """Current duty of each initialised PWM channel (fades included)."""
         now = self.world.clock.now()
         return {ch: p.duty_at(now) for ch, p in self.board(module).pwm.items()}
+
+
+def _plain(value: Any) -> Any:
+    """Bus data as JSON: bytes in hex, tuples as lists."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _i2c_view(dev: I2cDevice) -> dict[str, Any]:
+    if isinstance(dev, Tmp102):
+        regs = {f"0x{r:02x}": f"{w:04x}" for r, w in sorted(dev.words.items())}
+        return {"model": "tmp102", "temperature": dev.temperature, "pointer": dev.pointer, "registers": regs}
+    regs = {f"0x{r:02x}": f"{v:02x}" for r, v in sorted(dev.registers.items())}
+    return {"pointer": dev.pointer, "registers": regs}
 
 
 def _int(v: Any, what: str) -> int:
