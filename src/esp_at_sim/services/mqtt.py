@@ -347,6 +347,16 @@ class MqttSession:
 
     async def connect(self, timeout: float, *, again: bool = False) -> None:
         """Open the link and wait for CONNACK; raises MqttFailure."""
+        try:
+            await self._connect(timeout, again)
+        except BaseException as exc:
+            if not isinstance(exc, MqttFailure | TimeoutError):
+                # cancelled (the module reset while waiting): the socket is known to nobody else
+                self.abort()
+                self._drop()
+            raise
+
+    async def _connect(self, timeout: float, again: bool) -> None:
         loop = asyncio.get_running_loop()
         self._closing = False
         sock = await self.module.clock.wait_for(self._open(), timeout)

@@ -117,6 +117,10 @@ class WsLink:
         except WsError:
             await self._drop_socket()
             raise
+        except BaseException:
+            # cancelled (the module reset mid-handshake): nobody else knows this socket yet
+            self._abort_socket()
+            raise
         self.state = WsState.CONNECTED
         self._task = self.module.scope.spawn(self._run(), name=f"{self.module.name}-ws")
 
@@ -314,6 +318,13 @@ class WsLink:
         await self._drop_socket()
         self.state = WsState.CLOSED
         self.on_closed()
+
+    def _abort_socket(self) -> None:
+        writer, self._writer = self._writer, None
+        self._reader = None
+        if writer is not None:
+            writer.transport.abort()
+            writer.close()
 
     async def _drop_socket(self) -> None:
         writer, self._writer = self._writer, None
