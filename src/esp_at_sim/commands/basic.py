@@ -26,7 +26,7 @@ from esp_at_sim.device.context import CommandContext
 from esp_at_sim.device.module import Module, on_boot
 from esp_at_sim.device.profiles import PROFILES
 from esp_at_sim.errors import ExecFail, ParamCount, ParamInvalid
-from esp_at_sim.services.firmware import FirmwareSlots
+from esp_at_sim.services.firmware import OLDER_RELEASES, FirmwareSlots
 from esp_at_sim.services.systime import SystemTime
 
 _DOC = "Basic_AT_Commands.rst#"
@@ -130,6 +130,27 @@ async def _gmr(ctx: CommandContext) -> None:
     p = ctx.module.profile
     name = module_name(ctx.module)
     bin_version = ctx.module.service(FirmwareSlots).running_version
+    older = OLDER_RELEASES.get(ctx.module.generation) if ctx.module.generation != p.generation else None
+    if older is not None:
+        # a module set to an older generation reports that release, in that release's layout
+        date, commit = older["date"], older["commit"]
+        if ctx.module.generation == 1:
+            ctx.line(f"AT version:{older['at']}({date})")
+            ctx.line(f"SDK version:{older['sdk']}")
+            ctx.line(f"compile time:{date}")
+            ctx.line(f"Bin version({name}):{bin_version.removeprefix('v').rsplit('.', 1)[0]}")
+            return
+        if ctx.module.generation == 2:
+            ctx.line(f"AT version:{older['at']}({commit} - {date})")
+            ctx.line(f"SDK version:{older['sdk']}")
+            ctx.line(f"compile time({commit}):{date}")
+            ctx.line(f"Bin version:{bin_version.removeprefix('v').rsplit('.', 1)[0]}({name})")
+            return
+        ctx.line(f"AT version:{older['at']}({commit} - {p.target} - {date})")
+        ctx.line(f"SDK version:{older['sdk']}")
+        ctx.line(f"compile time({commit.removeprefix('s-')}):{date}")
+        ctx.line(f"Bin version:{bin_version}({name})")
+        return
     ctx.line(f"AT version:{p.at_version}({p.at_commit} - {p.target} - {p.build_date})")
     ctx.line(f"SDK version:{p.sdk_version}")
     ctx.line(f"compile time({p.at_commit.removeprefix('s-')}):{p.build_date}")
