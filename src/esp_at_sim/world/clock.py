@@ -44,7 +44,12 @@ class Clock:
         await asyncio.sleep(self.real_seconds(seconds))
 
     async def wait_for(self, aw: Any, timeout: float | None) -> Any:
-        return await asyncio.wait_for(aw, None if timeout is None else self.real_seconds(timeout))
+        """``asyncio.wait_for`` as Python 3.12 does it: the awaitable runs in the
+        caller's task under a timeout (3.11 would wrap it in a task of its own)."""
+        if timeout is None:
+            return await aw
+        async with asyncio.timeout(self.real_seconds(timeout)):
+            return await aw
 
 
 class _JumpSelector:
