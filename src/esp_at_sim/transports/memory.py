@@ -8,10 +8,13 @@ from collections import deque
 from esp_at_sim.transports.base import Transport
 
 
+JOIN_UP_TO = 64 * 1024  # small pieces are handed out together, larger ones one by one
+
+
 class _Pipe:
-    """One direction. Written pieces are kept as they came and joined only when
-    read: a large reply (a megabyte of ``+HTTPCGET``) is not copied into a growing
-    buffer first."""
+    """One direction. Written pieces are kept as they came: a read takes them all
+    (joined) while they are small, and one at a time once they are large, so a
+    megabyte of ``+HTTPCGET`` is not copied on its way through."""
 
     def __init__(self, capacity: int) -> None:
         self.pieces: deque[bytes] = deque()
@@ -42,10 +45,14 @@ class _Pipe:
             self.readable.clear()
             await self.readable.wait()
         pieces = self.pieces
-        out = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
-        pieces.clear()
-        self.size = 0
-        self.readable.clear()
+        if len(pieces) == 1 or self.size <= JOIN_UP_TO:
+            out = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
+            pieces.clear()
+        else:
+            out = pieces.popleft()  # a bulk reply: one large piece per read, not copied
+        self.size -= len(out)
+        if not self.size:
+            self.readable.clear()
         self.room.set()
         return out
 
