@@ -7,7 +7,6 @@ from collections import deque
 
 from esp_at_sim.transports.base import Transport
 
-
 JOIN_UP_TO = 64 * 1024  # small pieces are handed out together, larger ones one by one
 
 
