@@ -93,3 +93,33 @@ async def test_module_to_module_in_world() -> None:
         await b.host.read_until(b"0,CLOSED\r\n")
         r = await a.host.command('AT+CIPSTART="TCP","192.168.1.11",9999')
         assert r.raw.endswith(b"9999\r\n\r\nERROR\r\n")  # nobody listens there
+
+
+async def test_ssl_module_to_module_in_world() -> None:
+    """asyncio's TLS layer is a buffered protocol: the fabric fills its buffers."""
+    world = World()
+    async with (
+        Module.start("esp32c3", world=world, name="a") as a,
+        Module.start("esp32c3", world=world, name="b", port_map=((8443, 0),)) as b,
+    ):
+        online(a, "192.168.1.10")
+        online(b, "192.168.1.11")
+        for cmd in ("AT+CIPMUX=1", 'AT+CIPSERVER=1,8443,"SSL"'):
+            assert (await b.host.command(cmd)).ok, cmd
+        r = await a.host.command('AT+CIPSTART="SSL","192.168.1.11",8443', timeout=15)
+        assert r.lines[-1] == b"CONNECT" and r.ok, r.raw
+        await b.host.read_until(b"0,CONNECT\r\n", timeout=10)
+        blob = bytes(range(256)) * 20
+        await a.host.send(f"AT+CIPSEND={len(blob)}")
+        await a.host.read_until(b">")
+        await a.host.write(blob)
+        await a.host.read_until(b"SEND OK\r\n")
+        got = bytearray()
+        while len(got) < len(blob):
+            await b.host.read_until(b"+IPD,0,")
+            n = int((await b.host.read_until(b":"))[:-1])
+            got += await b.host.read_exactly(n)
+        assert bytes(got) == blob
+        r = await b.host.command("AT+CIPCLOSE=0")
+        assert r.ok
+        await a.host.read_until(b"CLOSED\r\n")

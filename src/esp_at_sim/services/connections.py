@@ -54,6 +54,9 @@ def _alloc(table: LinkTable, kind: str) -> list[Allocation]:
 
 def _iface_for(table: LinkTable, ip: str | None) -> str:
     netif = table.netif
+    own = netif.iface_of(ip) if ip is not None else None
+    if own is not None:
+        return own  # a server link: the interface of the local address
     if ip is not None and (netif.is_virtual(ip) or is_ipv6(ip)):
         try:
             iface = netif.iface_of(netif.source_ip(ip))

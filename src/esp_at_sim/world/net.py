@@ -153,7 +153,7 @@ class FabricTransport(asyncio.Transport):
         while self._inbox and self._reading:
             data = self._inbox.popleft()
             self._inbox_size -= len(data)
-            self._protocol.data_received(data)  # type: ignore[attr-defined]
+            self._feed(data)
         if self._writer_paused and self._inbox_size <= self._low and self.peer is not None:
             self._writer_paused = False
             self.peer._call_protocol("resume_writing")
@@ -166,6 +166,23 @@ class FabricTransport(asyncio.Transport):
                 self.close()
         if self._close_in:
             self._connection_lost(None)
+
+    def _feed(self, data: bytes) -> None:
+        """Hand bytes to the protocol; a BufferedProtocol (asyncio's TLS layer is
+        one) is filled through its own buffers, as asyncio's socket transports do."""
+        protocol = self._protocol
+        if not isinstance(protocol, asyncio.BufferedProtocol):
+            protocol.data_received(data)  # type: ignore[attr-defined]
+            return
+        view = memoryview(data)
+        while view:
+            buf = memoryview(protocol.get_buffer(len(view)))
+            n = min(len(buf), len(view))
+            if n == 0:
+                raise RuntimeError("get_buffer() returned an empty buffer")
+            buf[:n] = view[:n]
+            protocol.buffer_updated(n)
+            view = view[n:]
 
     def _call_protocol(self, name: str) -> None:
         if self._lost:
@@ -233,6 +250,10 @@ class FabricTransport(asyncio.Transport):
             peer._inbox_size = 0
             peer._loop.call_soon(peer._connection_lost, ConnectionResetError("connection reset by peer"))
         self._loop.call_soon(self._connection_lost, None)
+
+    def _force_close(self, exc: BaseException | None) -> None:
+        """What asyncio's TLS layer calls on a fatal error: a reset."""
+        self.abort()
 
     def _connection_lost(self, exc: Exception | None) -> None:
         if self._lost:
