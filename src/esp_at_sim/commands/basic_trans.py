@@ -90,7 +90,15 @@ def _server(module: Module, args: Args) -> dict[str, Any]:
     kind = args.get(2, Str("type", "TCP", text=True))
     if kind not in _CLIENT_TYPES:
         raise ParamInvalid(2)
-    ca = args.int(3, 0, 1, default=0)
+    if kind.startswith("SSL"):
+        ca = args.int(3, 0, 1, default=0)
+    else:
+        # <CA enable> "is only valid when <type> is SSL": a TCP server does not look at it.
+        # The spec's own example passes 2 there (AT+SAVETRANSLINK=3,1002,"TCP",2) and
+        # expects OK, so any number is taken and dropped (a guess at the firmware's parser,
+        # which the example shows accepts it).
+        args.int(3, default=0)
+        ca = 0
     netif = args.int(4, 0, 3 if module.has_group("eth") else 2, default=0)
     return {"mode": 3, "type": kind, "port": port, "ca": ca, "netif": netif}
 
