@@ -109,6 +109,8 @@ async def _server(module: Module, cfg: dict[str, Any]) -> None:
     except (OSError, tls.TlsError) as exc:
         module.chip_log(f"at-net: failed to create server, errno:0x{getattr(exc, 'errno', 0) or 0:x}")
         return
+    if table.server is not None:
+        table.server.passthrough = True  # (no await since the listener opened: no client yet)
     module.chip_log(
         f"at-net: {kind} server started in passthrough on netif:{cfg.get('netif', 0)} port:{cfg.get('port')}"
     )

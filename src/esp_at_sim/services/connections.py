@@ -273,11 +273,22 @@ def _announce(link: Link) -> None:
     table = link.table
     if link.transport is not None:
         table.tcp_options(link.id).apply(link.transport)
-    if not table.module.in_passthrough:
+    if not table.module.in_passthrough and not _joins_passthrough_quietly(table):
         table.notice(table.fmt_connect(link))
     for fn in list(table.events.on_accept):
         fn(link)
     arm_timeout(link)
+
+
+def _joins_passthrough_quietly(table: LinkTable) -> bool:
+    """A client of the AT+SAVETRANSLINK=3 server enters passthrough by itself: its
+    CONNECT follows AT+SYSMSG bit 2, like every connection message of passthrough mode
+    (off by default). A server the host runs with AT+CIPMODE=1 says CONNECT as usual,
+    and the host then sends AT+CIPSEND."""
+    if table.server is None or not table.server.passthrough:
+        return False
+    sysmsg = int(table.module.settings.get("base", "sysmsg", 0) or 0)
+    return not sysmsg & 0x4
 
 
 class _TlsAccept(asyncio.Protocol):
