@@ -127,9 +127,10 @@ print(json.dumps(out))
 
 
 def import_costs(top: int = 8) -> list[tuple[str, float]]:
-    """Seconds each command chapter adds to start-up, in a fresh process, in the
-    order ``load_commands`` imports them (a library shared by several chapters
-    is paid for by the first): where a cold start goes."""
+    """Seconds each command chapter costs to import, in a fresh process, in name
+    order (a library shared by several chapters is paid for by the first): where
+    a cold start goes. Chapters in ``esp_at_sim.commands.DEFERRED`` are not
+    imported at start-up but on first use."""
     import json
 
     proc = subprocess.run(
@@ -143,5 +144,8 @@ if __name__ == "__main__":
     for line in figures():
         print(line.line())
     print("import cost of the command chapters (cumulative, includes their libraries):")
+    from esp_at_sim.commands import DEFERRED
+
     for name, seconds in import_costs():
-        print(f"  {name:<40} {seconds * 1e3:7.1f} ms")
+        note = "  (imported on first use)" if name in DEFERRED else ""
+        print(f"  {name:<40} {seconds * 1e3:7.1f} ms{note}")

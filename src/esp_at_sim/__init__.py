@@ -16,6 +16,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from esp_at_sim import dataclass_code_cache
+
+# before any module of the package declares a dataclass
+dataclass_code_cache.install()
+
 if TYPE_CHECKING:
     from esp_at_sim.device.config import ModuleConfig
     from esp_at_sim.device.module import Module

@@ -24,6 +24,7 @@ DEFERRED = frozenset(
         "bt_spp",
         "http",
         "mqtt",
+        "webserver",
         "websocket",
     }
 )

@@ -18,7 +18,7 @@ TX power shows after AT+RST, as on the chip (``basic.factory_snapshot``).
 from __future__ import annotations
 
 import csv
-from importlib import resources
+from pathlib import Path
 
 from esp_at_sim.at.events import Raw
 from esp_at_sim.at.params import Args, Str
@@ -63,7 +63,7 @@ def _factory_params(module: Module) -> None:
 
 def gatts_rows() -> list[str]:
     """The rows of the default GATT service table, as the firmware stores them."""
-    text = resources.files("esp_at_sim.device").joinpath("data/gatts_data.csv").read_text()
+    text = (Path(__file__).parent.parent / "device" / "data" / "gatts_data.csv").read_text(encoding="utf-8")
     rows = []
     for line in text.splitlines():
         line = line.strip()

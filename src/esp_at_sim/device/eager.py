@@ -107,3 +107,120 @@ def create_eager_task(coro: Coroutine[Any, Any, Any], name: str | None = None) -
         if caller is not None:
             _enter(loop, caller)
     return task
+
+
+class _Parked(Coroutine[Any, Any, Any]):
+    """The coroutine of a spare task: parked at a gate until a command's first
+    step, run while the spare was the current task, is handed over to it."""
+
+    __slots__ = ("_coro", "_gate", "_outcome")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._gate: asyncio.Future[None] | None = loop.create_future()
+        self._coro: Coroutine[Any, Any, Any] | None = None
+        self._outcome: tuple[int, Any] | None = None
+
+    def first_step(self, coro: Coroutine[Any, Any, Any]) -> bool:
+        """Run ``coro``'s first step; True if it returned (the spare stays free)."""
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            return True
+        except BaseException as exc:  # handed to the task, which reports it
+            self._outcome = (_RAISED, exc)
+        else:
+            self._outcome = (_YIELDED, yielded)
+        self._coro = coro
+        gate, self._gate = self._gate, None
+        if gate is not None and not gate.done():
+            gate.set_result(None)  # wakes the task (if it already waits at the gate)
+        return False
+
+    def send(self, value: Any) -> Any:
+        gate = self._gate
+        if gate is not None:  # still a spare: wait at the gate
+            gate._asyncio_future_blocking = True
+            return gate
+        outcome = self._outcome
+        if outcome is None:
+            assert self._coro is not None
+            return self._coro.send(value)
+        self._outcome = None
+        kind, payload = outcome
+        if kind == _YIELDED:
+            return payload
+        raise payload
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        exc = typ if isinstance(typ, BaseException) else typ(val) if val is None else val
+        if self._coro is None:  # cancelled while a spare
+            self._gate = None
+            raise exc
+        outcome, self._outcome = self._outcome, None
+        if outcome is not None:
+            kind, payload = outcome
+            if kind != _YIELDED:
+                raise exc  # the coroutine has already finished
+            if isinstance(payload, asyncio.Future):
+                payload.cancel()  # as a task cancels the future it waits for
+        return self._coro.throw(exc)
+
+    def close(self) -> None:
+        if self._coro is not None:
+            self._coro.close()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        raise TypeError("only a task drives this")
+
+
+class EagerStarter:
+    """Starts coroutines eagerly without a new task for those that finish at once.
+
+    Like :func:`create_eager_task`, but the first step runs as a *spare* task
+    kept parked for the purpose: a coroutine that returns in its first step
+    (most AT commands) leaves the spare free for the next one, so no task is
+    made, scheduled and finished per command. One that waits is handed to the
+    spare, which carries on as its task, and a new spare is made next time.
+    While it runs, ``asyncio.current_task()`` is the task that will carry the
+    coroutine on, as with an ordinary task.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._spare: asyncio.Task[Any] | None = None
+        self._spare_context: contextvars.Context | None = None
+
+    def start(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
+        """Run ``coro``'s first step now; None if it returned in it, else its task."""
+        loop = asyncio.get_running_loop()
+        task, context = self._spare, self._spare_context
+        self._spare = self._spare_context = None  # in use: a nested start makes its own
+        if task is None or context is None or task.done() or task.get_loop() is not loop:
+            if _enter is None or _leave is None:
+                return loop.create_task(coro)
+            context = contextvars.copy_context()
+            task = loop.create_task(_Parked(loop), name=f"{self.name}:spare", context=context)
+        parked = task.get_coro()
+        assert isinstance(parked, _Parked)
+        caller = asyncio.current_task(loop)
+        if caller is not None:
+            _leave(loop, caller)  # type: ignore[misc]
+        _enter(loop, task)  # type: ignore[misc]
+        try:
+            returned = context.run(parked.first_step, coro)
+        finally:
+            _leave(loop, task)  # type: ignore[misc]
+            if caller is not None:
+                _enter(loop, caller)  # type: ignore[misc]
+        if returned and not task.done():
+            self._spare, self._spare_context = task, context
+            return None
+        return task
+
+    def close(self) -> asyncio.Task[Any] | None:
+        """Cancel the spare; returns it (to be awaited) if there was one."""
+        task, self._spare, self._spare_context = self._spare, None, None
+        if task is not None and not task.done():
+            task.cancel()
+            return task
+        return None

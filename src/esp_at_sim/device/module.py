@@ -419,7 +419,9 @@ class Module:
             return
         ctx = CommandContext(self, resolved.command, resolved.form)
         # eager: a handler that needs no waiting answers before the loop turns
-        self._running = self.scope.spawn(self._run(resolved, ctx), name=f"{self.name}:{line[:24]!r}", eager=True)
+        task = self._running = self.scope.start_eagerly(self._run(resolved, ctx))
+        if task is not None:  # it waits: named for logs and debugging
+            task.set_name(f"{self.name}:{line[:24]!r}")
 
     async def _run(self, resolved: Resolved, ctx: CommandContext) -> None:
         final: Final

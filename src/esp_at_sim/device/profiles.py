@@ -22,7 +22,7 @@ import csv
 import hashlib
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from esp_at_sim.errors import ConfigError
 
@@ -150,7 +150,8 @@ class _FactoryRow:
 
 @cache
 def _factory_rows() -> tuple[_FactoryRow, ...]:
-    text = resources.files("esp_at_sim.device").joinpath("data/factory_param_data.csv").read_text()
+    # beside this file (importlib.resources would cost more to import than the read)
+    text = (Path(__file__).parent / "data" / "factory_param_data.csv").read_text(encoding="utf-8")
     rows = []
     for r in csv.DictReader(text.splitlines()):
         rows.append(

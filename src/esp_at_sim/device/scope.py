@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from esp_at_sim.device.eager import create_eager_task, finished_eagerly
+from esp_at_sim.device.eager import EagerStarter, create_eager_task, finished_eagerly
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ class TaskScope:
         self.name = name
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closers: list[Closer] = []
+        self._starter = EagerStarter(name)
         self.closed = False
 
     def spawn(
@@ -41,6 +42,18 @@ class TaskScope:
             return task  # already done: nothing to cancel at close, nothing to report
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        return task
+
+    def start_eagerly(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
+        """Run ``coro``'s first step now, as a task of this scope; None if it
+        returned in that step (no task is made for it: see ``EagerStarter``)."""
+        if self.closed:
+            coro.close()
+            raise RuntimeError(f"scope {self.name} is closed")
+        task = self._starter.start(coro)
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
         return task
 
     def _done(self, task: asyncio.Task[Any]) -> None:
@@ -61,6 +74,9 @@ class TaskScope:
         self.closed = True
         current = asyncio.current_task()
         tasks = [t for t in self._tasks if t is not current]
+        spare = self._starter.close()
+        if spare is not None and spare is not current:
+            tasks.append(spare)
         for t in tasks:
             t.cancel()
         if tasks:

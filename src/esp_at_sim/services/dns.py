@@ -36,9 +36,9 @@ import random
 import socket
 from typing import TYPE_CHECKING, Any
 
-from dnslib import QTYPE, RCODE, DNSRecord
-
 if TYPE_CHECKING:
+    from dnslib import DNSRecord
+
     from esp_at_sim.device.module import Module
     from esp_at_sim.world.net import Address, NetFabric
 
@@ -103,6 +103,8 @@ class _Answers(asyncio.DatagramProtocol):
         self.reply: asyncio.Future[DNSRecord] = asyncio.get_running_loop().create_future()
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        from dnslib import DNSRecord
+
         try:
             record = DNSRecord.parse(data)
         except Exception:  # a malformed datagram is dropped, as lwIP drops it
@@ -117,6 +119,8 @@ class _Answers(asyncio.DatagramProtocol):
 async def ask(module: Module, target: Address, name: str, family: int) -> list[str] | None:
     """One server: the addresses it gives for ``name``, None when it does not answer.
     Raises NameNotFound when it says the name does not exist."""
+    from dnslib import QTYPE, RCODE, DNSRecord  # here, not at start-up: a module resolves on first use
+
     qtype = "AAAA" if family == socket.AF_INET6 else "A"
     query = DNSRecord.question(name, qtype)
     query.header.id = random.randrange(1, 0x10000)

@@ -21,8 +21,6 @@ import ssl
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import h11
-
 from esp_at_sim.services.firmware import DOWNLOADERS
 from esp_at_sim.services.netif import NetIf
 from esp_at_sim.world.scenario import section
@@ -76,6 +74,8 @@ async def http_get(module: Module, url: str, *, limit: int = MAX_IMAGE) -> bytes
         )
     except (OSError, LookupError, TimeoutError, ssl.SSLError) as exc:
         raise DownloadError(f"connect failed: {exc}") from None
+    import h11  # here, not at start-up: most modules never download firmware
+
     conn = h11.Connection(h11.CLIENT)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     host = parts.hostname + (f":{parts.port}" if parts.port else "")

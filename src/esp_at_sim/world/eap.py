@@ -35,15 +35,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from esp_at_sim.errors import ConfigError
 
+# ``cryptography`` is imported where it is used (the world PKI is made when a
+# module's mfg NVS is first filled): a module that has its NVS need not load it
 if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     from esp_at_sim.world.wifi import AccessPoint
 
 METHOD_TLS = 0
@@ -97,6 +96,8 @@ class EapCredentials:
 
 
 def _key(label: str) -> ec.EllipticCurvePrivateKey:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     secret = int.from_bytes(hashlib.sha256(b"esp-at-sim enterprise " + label.encode()).digest(), "big")
     return ec.derive_private_key(secret % (2**255) + 1, ec.SECP256R1())
 
@@ -108,6 +109,10 @@ _NOT_AFTER = datetime.datetime(2049, 12, 31, tzinfo=datetime.UTC)
 def _cert(
     subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, issuer_key: ec.EllipticCurvePrivateKey, ca: bool
 ) -> x509.Certificate:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
     serial = int.from_bytes(hashlib.sha256(subject.encode()).digest()[:8], "big")
     builder = (
         x509.CertificateBuilder()
@@ -137,11 +142,15 @@ def server_certificate() -> x509.Certificate:
 
 
 def pem(cert: x509.Certificate) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def issue_client(name: str) -> tuple[bytes, bytes]:
     """A client certificate and key (PEM) from the world CA, for a module's mfg NVS."""
+    from cryptography.hazmat.primitives import serialization
+
     key = _key("client " + name)
     cert = _cert(name, key, CA_NAME, _key("ca"), False)
     key_pem = key.private_bytes(
@@ -154,6 +163,9 @@ def issue_client(name: str) -> tuple[bytes, bytes]:
 
 
 def _verified_by(cert_pem: bytes, ca_pem: bytes) -> bool:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
         ca = x509.load_pem_x509_certificate(ca_pem)
@@ -165,6 +177,11 @@ def _verified_by(cert_pem: bytes, ca_pem: bytes) -> bool:
 
 def _holds_key(cert_pem: bytes, key_pem: bytes) -> bool:
     """Challenge-response: the station signs a server nonce with its key."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
         public = x509.load_pem_x509_certificate(cert_pem).public_key()

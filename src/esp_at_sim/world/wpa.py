@@ -36,10 +36,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 
-from cryptography.hazmat.primitives import cmac, hashes
-from cryptography.hazmat.primitives.ciphers import algorithms
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
+# ``cryptography`` is imported where it is used: a module that never joins a
+# network need not load it at start-up
 
 
 class Akm(IntEnum):
@@ -73,6 +71,9 @@ def psk_pmk(passphrase: bytes, ssid: bytes) -> bytes:
             return bytes.fromhex(passphrase.decode("ascii"))
         except (UnicodeDecodeError, ValueError):
             pass
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
     kdf = PBKDF2HMAC(algorithm=hashes.SHA1(), length=32, salt=ssid, iterations=4096)
     return kdf.derive(passphrase)
 
@@ -184,6 +185,9 @@ def compute_mic(kck: bytes, frame_without_mic: bytes, akm: Akm) -> bytes:
         return hmac.new(kck, frame_without_mic, hashlib.md5).digest()
     if version == 2:
         return hmac.new(kck, frame_without_mic, hashlib.sha1).digest()[:16]
+    from cryptography.hazmat.primitives import cmac
+    from cryptography.hazmat.primitives.ciphers import algorithms
+
     c = cmac.CMAC(algorithms.AES(kck))
     c.update(frame_without_mic)
     return c.finalize()
@@ -210,6 +214,8 @@ def _wrap(kek: bytes, data: bytes) -> bytes:
         data += b"\xdd"
         while len(data) < 16 or len(data) % 8:
             data += b"\x00"
+    from cryptography.hazmat.primitives.keywrap import aes_key_wrap
+
     return aes_key_wrap(kek, data)
 
 
@@ -317,6 +323,8 @@ class Supplicant:
             raise HandshakeError("replayed M3")
         verify_mic(raw, self.ptk.kck, self.akm)
         if m3.key_info & KEY_INFO_ENCRYPTED:
+            from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
+
             try:
                 plain = aes_key_unwrap(self.ptk.kek, m3.key_data)
             except Exception as exc:  # cryptography raises InvalidUnwrap
