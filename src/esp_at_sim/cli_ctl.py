@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -61,6 +59,10 @@ def _call(method: str, path: str, body: Any = None, *, ok_statuses: tuple[int, .
     if not _target.url:
         typer.echo("error: no control server (give --url, set ESP_AT_SIM_URL, or start esp-at-sim --control)", err=True)
         raise typer.Exit(3)
+    # imported here: every esp-at-sim command line registers this one, few call it
+    import urllib.error
+    import urllib.request
+
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(_target.url + path, data=data, method=method)
     req.add_header("Authorization", f"Bearer {_target.token}")

@@ -187,21 +187,20 @@ class EagerStarter:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._spare: asyncio.Task[Any] | None = None
-        self._spare_context: contextvars.Context | None = None
+        # the spare: its task, the task's context and coroutine, and its loop
+        self._spare: tuple[asyncio.Task[Any], contextvars.Context, _Parked, asyncio.AbstractEventLoop] | None = None
 
     def start(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
         """Run ``coro``'s first step now; None if it returned in it, else its task."""
+        spare, self._spare = self._spare, None  # in use: a nested start makes its own
         loop = asyncio.get_running_loop()
-        task, context = self._spare, self._spare_context
-        self._spare = self._spare_context = None  # in use: a nested start makes its own
-        if task is None or context is None or task.done() or task.get_loop() is not loop:
+        if spare is None or spare[3] is not loop or spare[0].done():
             if _enter is None or _leave is None:
                 return loop.create_task(coro)
+            parked = _Parked(loop)
             context = contextvars.copy_context()
-            task = loop.create_task(_Parked(loop), name=f"{self.name}:spare", context=context)
-        parked = task.get_coro()
-        assert isinstance(parked, _Parked)
+            spare = (loop.create_task(parked, name=f"{self.name}:spare", context=context), context, parked, loop)
+        task, context, parked, _ = spare
         caller = asyncio.current_task(loop)
         if caller is not None:
             _leave(loop, caller)  # type: ignore[misc]
@@ -213,14 +212,14 @@ class EagerStarter:
             if caller is not None:
                 _enter(loop, caller)  # type: ignore[misc]
         if returned and not task.done():
-            self._spare, self._spare_context = task, context
+            self._spare = spare
             return None
         return task
 
     def close(self) -> asyncio.Task[Any] | None:
         """Cancel the spare; returns it (to be awaited) if there was one."""
-        task, self._spare, self._spare_context = self._spare, None, None
-        if task is not None and not task.done():
-            task.cancel()
-            return task
+        spare, self._spare = self._spare, None
+        if spare is not None and not spare[0].done():
+            spare[0].cancel()
+            return spare[0]
         return None

@@ -69,6 +69,10 @@ MFG_INITIALIZERS: list[MfgInit] = []
 
 
 _OK = Final(Result.OK)  # frozen: one instance serves every command
+#: engine states in which received data is held back (a command runs, or takes data)
+_HOLDING = (EngineState.EXECUTING, EngineState.DATA)
+#: how many distinct parameterless command lines a module remembers the resolution of
+_RESOLVED_LINES = 64
 
 
 def on_boot(fn: BootHook) -> BootHook:
@@ -163,6 +167,7 @@ class Module:
         self._data_queue: asyncio.Queue[DataReceived] = asyncio.Queue()
         self._passthrough: PassthroughSink | None = None
         self._running: asyncio.Task[Any] | None = None
+        self._resolved: dict[bytes, Resolved] = {}  # command lines without parameters
         self._power_task: asyncio.Task[Any] | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
         self._ready = asyncio.Event()
@@ -399,7 +404,7 @@ class Module:
                 self.notify("passthrough_exit")
             elif isinstance(ev, BusyRejected):
                 self.notify("busy", data=ev.data)
-        self.output.hold(self.engine.state in (EngineState.EXECUTING, EngineState.DATA))
+        self.output.hold(self.engine.state in _HOLDING)
 
     def _drain_queue(self) -> None:
         while not self._data_queue.empty():
@@ -412,11 +417,17 @@ class Module:
     def _start_command(self, line: bytes) -> None:
         if self._listeners:
             self.notify("command", line=line)
-        try:
-            resolved = self.registry.resolve(line, self)
-        except AtError as exc:
-            self.reply(Final(Result.ERROR, exc.code, exc.message))
-            return
+        resolved = self._resolved.get(line)
+        if resolved is None:
+            try:
+                resolved = self.registry.resolve(line, self)
+            except AtError as exc:
+                self.reply(Final(Result.ERROR, exc.code, exc.message))
+                return
+            if not resolved.values and len(self._resolved) < _RESOLVED_LINES:
+                # a line without parameters always resolves alike on this module
+                # (its chip, generation and groups are fixed): polls skip the registry
+                self._resolved[line] = resolved
         ctx = CommandContext(self, resolved.command, resolved.form)
         # eager: a handler that needs no waiting answers before the loop turns
         task = self._running = self.scope.start_eagerly(self._run(resolved, ctx))
