@@ -3,6 +3,8 @@ Python's ssl module), and what the firmware answers to IPv6 input it cannot use.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import ssl
 import time
 
@@ -168,3 +170,25 @@ def test_ipv6_text_is_lwip_s() -> None:
     assert ip_text("2001:db8:0:1:2:3:4:5") == "2001:db8:0:1:2:3:4:5"  # one zero group stays
     assert ip_text("1::") == "1::" and ip_text("::") == "::"
     assert ip_text("192.168.4.1") == "192.168.4.1"
+
+
+async def test_tcpv6_server_takes_a_host_client_on_loopback() -> None:
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        served = int(s.getsockname()[1])
+    async with Module.start("esp32c3", port_map=((8080, served),)) as m:
+        online(m, ipv6=V6_ADDRS)
+        await setup(m, "ATE0", "AT+CIPV6=1", "AT+CIPMUX=1", 'AT+CIPSERVER=1,8080,"TCPv6"', "AT+CIPDINFO=1")
+        r = await m.host.command("AT+CIPSERVER?")
+        assert r.lines == [b'+CIPSERVER:1,8080,"TCPv6",0,0'], r.raw
+        _reader, writer = await asyncio.open_connection("::1", served)
+        try:
+            client_port = writer.get_extra_info("sockname")[1]
+            await m.host.read_until(b"0,CONNECT\r\n")
+            writer.write(b"v6!")
+            await m.host.read_until(f'+IPD,0,3,"::1",{client_port}:v6!'.encode())
+            r = await m.host.command("AT+CIPSTATE?")
+            assert r.lines == [f'+CIPSTATE:0,"TCPv6","::1",{client_port},8080,1'.encode()], r.raw
+        finally:
+            writer.close()
+        await m.host.read_until(b"0,CLOSED\r\n")

@@ -160,3 +160,38 @@ async def test_no_ipv6_without_cipv6_at_the_join() -> None:
         assert r.lines[-1] == b"+PING:TIMEOUT" and r.final == b"ERROR"
         r = await a.host.command(f'AT+CIPSTART="TCPv6","{b_gl}",8080')
         assert r.final == b"ERROR"
+
+
+async def test_local_ip_chooses_the_source_address() -> None:
+    """The spec's example binds the link-local source for a link-local peer;
+    a bound global address is the source for a global one."""
+    async with two_modules() as (a, b, a_ips, b_ips):
+        for cmd in ("AT+CIPMUX=1", 'AT+CIPSERVER=1,8080,"TCPv6"'):
+            assert (await b.host.command(cmd)).ok, cmd
+        assert (await a.host.command("AT+CIPMUX=1")).ok
+        r = await a.host.command(f'AT+CIPSTART=0,"TCPv6","{b_ips[1]}",8080,,"{a_ips[1].upper()}"')
+        assert r.lines == [b"0,CONNECT"], r.raw
+        await b.host.read_until(b"0,CONNECT\r\n")
+        r = await a.host.command(f'AT+CIPSTART=1,"TCPv6","{b_ips[2]}",8080,,"{a_ips[2]}"')
+        assert r.lines == [b"1,CONNECT"], r.raw
+        await b.host.read_until(b"1,CONNECT\r\n")
+        st = (await b.host.command("AT+CIPSTATE?")).info("+CIPSTATE")
+        assert st[0].startswith(f'+CIPSTATE:0,"TCPv6","{a_ips[1]}",'), st
+        assert st[1].startswith(f'+CIPSTATE:1,"TCPv6","{a_ips[2]}",'), st
+
+
+async def test_local_ip_that_is_not_the_module_s() -> None:
+    async with two_modules() as (a, b, _a_ips, b_ips):
+        for cmd in ("AT+CIPMUX=1", 'AT+CIPSERVER=1,8080,"TCPv6"'):
+            assert (await b.host.command(cmd)).ok, cmd
+        assert (await a.host.command("AT+SYSLOG=1")).ok
+        # not an address at all: parameter 4 is invalid
+        r = await a.host.command(f'AT+CIPSTART="TCPv6","{b_ips[2]}",8080,,"fe80::zz"')
+        assert r.lines == [b"ERR CODE:0x01070004"] and r.final == b"ERROR", r.raw
+        # the other IP version: bind() refuses it
+        r = await a.host.command(f'AT+CIPSTART="TCPv6","{b_ips[2]}",8080,,"192.168.1.10"')
+        assert r.lines[0] == b"+ERRNO:0x16" and r.final == b"ERROR", r.raw
+        # somebody else's address (b's): the answer never comes back, the connect times out
+        r = await a.host.command(f'AT+CIPSTART="TCPv6","{b_ips[2]}",8080,,"{b_ips[2]}",3000', timeout=10)
+        assert r.lines[0] == b"+ERRNO:0x6e" and r.final == b"ERROR", r.raw
+        await b.host.expect_silence(0.1)

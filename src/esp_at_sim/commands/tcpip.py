@@ -9,6 +9,7 @@ parameters, ``0,CONNECT`` instead of ``CONNECT``, ``+IPD,0,4:`` instead of
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 from esp_at_sim.at.params import Args, Int
@@ -19,6 +20,7 @@ from esp_at_sim.services import tls
 from esp_at_sim.services.connections import ConnectFailed, arm_timeout, open_client, start_server
 from esp_at_sim.services.links import DGRAM_KINDS, KINDS, Link, LinkTable
 from esp_at_sim.services.netif import AP, ETH, STA, NetIf, NoNetwork
+from esp_at_sim.world.net import ip_text
 
 DOC = "TCP-IP_AT_Commands.rst"
 
@@ -112,16 +114,28 @@ def _parse_start(ctx: CommandContext, args: Args, t: LinkTable, auto_id: bool) -
         args.expect_count(i + 3, i + 7)
         out["local_port"] = args.int(i + 3, 0, 65535, default=0)
         out["mode"] = args.int(i + 4, 0, 2, default=0)
-        args.str(i + 5, default="", text=True)  # local IP: the host socket chooses
+        out["local_ip"] = _local_ip(args, i + 5)
         out["timeout"] = args.int(i + 6, 0, 60000, default=0)
         if args.present(i + 4) and not args.present(i + 3):
             raise ParamInvalid(i + 4)
     else:
         args.expect_count(i + 3, i + 6)
         out["keep_alive"] = args.int(i + 3, 0, 7200, default=None)
-        args.str(i + 4, default="", text=True)
+        out["local_ip"] = _local_ip(args, i + 4)
         out["timeout"] = args.int(i + 5, 0, 60000, default=0)
     return out
+
+
+def _local_ip(args: Args, idx: int) -> str | None:
+    """<"local IP">: empty or omitted is "any"; anything else must be an address."""
+    text = args.str(idx, default="", text=True)
+    if not text:
+        return None
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise ParamInvalid(idx) from None
+    return ip_text(text)
 
 
 async def _start(ctx: CommandContext, args: Args, auto_id: bool) -> None:
@@ -160,6 +174,7 @@ async def _start(ctx: CommandContext, args: Args, auto_id: bool) -> None:
             local_port=int(p.get("local_port", 0)),  # type: ignore[call-overload]
             udp_mode=int(p.get("mode", 0)),  # type: ignore[call-overload]
             ssl_config=ssl_config(ctx, link_id) if kind.startswith("SSL") else None,
+            local_ip=p.get("local_ip"),  # type: ignore[arg-type]
         )
     except NoNetwork:
         raise ExecFail(message="no ip") from None

@@ -26,6 +26,8 @@ from esp_at_sim.world.net import Address, is_ipv6
 if TYPE_CHECKING:
     from esp_at_sim.device.heap import Allocation
 
+EINVAL = 22
+ETIMEDOUT = 110
 HANDSHAKE_TIMEOUT = 10.0  # per packet on the chip; one budget for the whole handshake here
 CONNECT_TIMEOUT = 20.0  # lwIP's SYN retries give up after about this long
 
@@ -79,9 +81,10 @@ async def open_client(
     local_port: int = 0,
     udp_mode: int = 0,
     ssl_config: tls.SslClientConfig | None = None,
+    local_ip: str | None = None,
 ) -> Link:
     """Open a client link and add it to the table; raises ConnectFailed, LookupError,
-    NoNetwork, HeapExhausted or TlsError."""
+    NoNetwork, HeapExhausted or TlsError. ``local_ip`` is the <"local IP"> to bind."""
     module = table.module
     netif = table.netif
     netif.require()
@@ -96,14 +99,21 @@ async def open_client(
     if is_ipv6(addr) != (family == socket.AF_INET6):
         module.chip_log(f"at-net: {host} has no {'IPv6' if family == socket.AF_INET6 else 'IPv4'} address")
         raise LookupError(host)
+    if local_ip and is_ipv6(local_ip) != (family == socket.AF_INET6):
+        # lwIP's bind() refuses an address of the other IP version (ERR_VAL)
+        raise ConnectFailed(f"cannot bind {local_ip} for {kind}", EINVAL)
     allocs = _alloc(table, kind)
-    link = Link(table, link_id, kind, (addr, port), udp_mode=udp_mode, iface=_iface_for(table, addr))
+    own_local = local_ip if local_ip and netif.iface_of(local_ip) is not None else None
+    iface = netif.iface_of(own_local) if own_local else _iface_for(table, addr)
+    link = Link(table, link_id, kind, (addr, port), udp_mode=udp_mode, iface=iface or STA)
     link.allocs = allocs
     try:
         if kind.startswith("UDP"):
-            await _open_udp(table, link, local_port, family)
+            await _open_udp(table, link, local_port, family, local_ip)
+        elif local_ip and own_local is None:
+            await _unanswered_connect(table, local_ip, budget)
         else:
-            await _open_stream(table, link, addr, port, family, budget)
+            await _open_stream(table, link, addr, port, family, budget, own_local)
             if keep_alive is not None:
                 table.tcp_options(link_id).keep_alive = keep_alive
             if link.transport is not None:
@@ -123,14 +133,32 @@ async def open_client(
     return link
 
 
-async def _open_stream(table: LinkTable, link: Link, addr: str, port: int, family: int, budget: float | None) -> None:
+async def _unanswered_connect(table: LinkTable, local_ip: str, budget: float | None) -> None:
+    """A <"local IP"> that is not this module's: lwIP binds it without a check and
+    sends the SYN from it, and the answer goes to whoever owns that address - the
+    connection attempt times out."""
+    table.module.chip_log(f"at-net: {local_ip} is not an address of this module")
+    await table.module.clock.sleep(budget or CONNECT_TIMEOUT)
+    raise ConnectFailed("connect timed out", ETIMEDOUT)
+
+
+async def _open_stream(
+    table: LinkTable,
+    link: Link,
+    addr: str,
+    port: int,
+    family: int,
+    budget: float | None,
+    local_ip: str | None = None,
+) -> None:
     protocol = StreamLinkProtocol(link)
     try:
         transport, _ = await table.module.clock.wait_for(
-            table.netif.create_connection(lambda: protocol, addr, port, family=family), budget or CONNECT_TIMEOUT
+            table.netif.create_connection(lambda: protocol, addr, port, family=family, local_ip=local_ip),
+            budget or CONNECT_TIMEOUT,
         )
     except TimeoutError:
-        raise ConnectFailed("connect timed out", 110) from None
+        raise ConnectFailed("connect timed out", ETIMEDOUT) from None
     except OSError as exc:
         raise ConnectFailed(str(exc), exc.errno or 104) from None
     link.transport = transport
@@ -139,7 +167,7 @@ async def _open_stream(table: LinkTable, link: Link, addr: str, port: int, famil
         link.local_port = int(sock[1])
 
 
-async def _open_udp(table: LinkTable, link: Link, local_port: int, family: int) -> None:
+async def _open_udp(table: LinkTable, link: Link, local_port: int, family: int, local_ip: str | None = None) -> None:
     netif = table.netif
     try:
         transport, _ = await netif.create_datagram(lambda: DatagramLinkProtocol(link), local_port, family=family)
@@ -147,7 +175,10 @@ async def _open_udp(table: LinkTable, link: Link, local_port: int, family: int) 
         raise ConnectFailed(str(exc), exc.errno or 98) from None
     link.transport = transport
     link.local_port = local_port or int(transport.get_extra_info("sockname")[1])
-    for ip in netif.addresses(v6=family == socket.AF_INET6):
+    addresses = netif.addresses(v6=family == socket.AF_INET6)
+    if local_ip:
+        addresses = [ip for ip in addresses if ip == local_ip]  # bound to one address: only it receives
+    for ip in addresses:
         try:
             table.fabric.bind_udp(ip, link.local_port, link.on_datagram, owner=link)
             link.fabric_bound.append(ip)

@@ -294,10 +294,12 @@ class NetIf:
         port: int,
         *,
         family: int = 0,
+        local_ip: str | None = None,
     ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
-        """A plain TCP connection to a resolved address: in-world or a host socket."""
+        """A plain TCP connection to a resolved address: in-world or a host socket.
+        ``local_ip`` (one of this module's addresses) is the source in the world."""
         self.require()
-        src = self.source_ip(addr)  # NoRoute for IPv6 without a usable address
+        src = local_ip or self.source_ip(addr)  # NoRoute for IPv6 without a usable address
         if self.fabric.is_virtual(addr):
             fabric_end, protocol = await self.fabric.connect_tcp(src, (addr, port), protocol_factory)
             return fabric_end, protocol
