@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ssl
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -34,6 +37,20 @@ async def quiet(m: Module) -> None:
     for cmd in ("ATE0", "AT+SYSLOG=1"):
         await m.host.send(cmd)
         await m.host.read_until(b"OK\r\n")
+
+
+async def ready_for_apps(m: Module) -> None:
+    """Station up, echo off and error codes on: where every application test starts."""
+    go_online(m)
+    await quiet(m)
+
+
+@contextlib.asynccontextmanager
+async def online_module(chip: str = "esp32c3", **config: Any) -> AsyncIterator[Module]:
+    """A booted module made ready by :func:`ready_for_apps`."""
+    async with Module.start(chip, **config) as m:
+        await ready_for_apps(m)
+        yield m
 
 
 def _name(cn: str) -> x509.Name:

@@ -3,14 +3,12 @@ module afterwards, and the heap back at its baseline (read with AT+SYSRAM)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from apps.brokers import LocalBroker, running_broker
-from apps.support import Pki, go_online, quiet
+from apps.support import Pki, quiet
 from esp_at_sim import Module
 from esp_at_sim.commands.mqtt import MqttLink
 
@@ -18,14 +16,6 @@ from esp_at_sim.commands.mqtt import MqttLink
 async def _sysram(m: Module) -> int:
     r = await m.host.command("AT+SYSRAM?")
     return int(r.lines[-1].split(b":")[1].split(b",")[0])
-
-
-@pytest.fixture
-async def online() -> AsyncIterator[Module]:
-    async with Module.start("esp32c3") as m:
-        go_online(m)
-        await quiet(m)
-        yield m
 
 
 async def test_mqtt_keepalive_follows_the_world_clock(online: Module) -> None:

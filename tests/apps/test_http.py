@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from apps.support import Pki, go_online, quiet, set_wall_clock
+from apps.support import Pki, online_module, quiet, set_wall_clock
 from esp_at_sim import Module
 
 PATTERN = bytes(range(256)) * 16  # 4 KiB
@@ -105,14 +105,6 @@ async def server() -> AsyncIterator[str]:
     runner, port = await _serve()
     yield f"http://127.0.0.1:{port}"
     await runner.cleanup()
-
-
-@pytest.fixture
-async def online() -> AsyncIterator[Module]:
-    async with Module.start("esp32c3") as m:
-        go_online(m)
-        await quiet(m)
-        yield m
 
 
 async def test_httpclient_get_head_post_put_delete(online: Module, server: str) -> None:
@@ -298,9 +290,7 @@ async def test_https_with_and_without_verification(tmp_path: Path) -> None:
     runner, port = await _serve(pki.server_context())
     url = f"https://127.0.0.1:{port}/get"
     try:
-        async with Module.start("esp32c3") as m:
-            go_online(m)
-            await quiet(m)
+        async with online_module() as m:
             h = m.host
             await h.send(f'AT+HTTPCGET="{url}"')
             await h.expect(b"+HTTPCGET:21,hello from the server\r\n\r\nOK\r\n")

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from apps.support import Pki, go_online, quiet, set_wall_clock
-from esp_at_sim import Module
+from apps.support import Pki, online_module, set_wall_clock
 from esp_at_sim.device.nvs import NvsType
 
 
@@ -29,9 +28,7 @@ async def test_auth_modes_against_a_server_requiring_a_client_certificate(tmp_pa
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     url = f"https://localhost:{port}/"
     try:
-        async with Module.start("esp32c3") as m:
-            go_online(m)
-            await quiet(m)
+        async with online_module() as m:
             m.world.dns["localhost"] = "127.0.0.1"
             h = m.host
             pki.install(m, "https")

@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from apps.support import go_online, quiet
-from esp_at_sim import Module
+from apps.support import online_module, ready_for_apps
 from esp_at_sim.world.faults import inject
 
 
@@ -64,9 +63,7 @@ async def test_reset_while_waiting_for_the_peer(
     silent: tuple[SilentPeer, int], setup: str | None, command: str
 ) -> None:
     peer, port = silent
-    async with Module.start("esp32c3", name="esp0") as m:
-        go_online(m)
-        await quiet(m)
+    async with online_module(name="esp0") as m:
         baseline = m.heap.free
         if setup:
             assert (await m.host.command(setup)).ok
@@ -78,8 +75,7 @@ async def test_reset_while_waiting_for_the_peer(
         assert peer.accepted == 1 and peer.received  # the request is out, the answer never comes
         await inject(m.world, "module_reset", module="esp0", reason="watchdog")
         await m.host.read_until(b"ready\r\n", timeout=10)
-        go_online(m)
-        await quiet(m)
+        await ready_for_apps(m)
         assert (await m.host.command("AT")).ok
         await asyncio.sleep(0.05)
         assert m.heap.live() == [] and m.heap.free == baseline

@@ -10,7 +10,7 @@ import pytest
 from amqtt.client import MQTTClient
 
 from apps.brokers import LocalBroker, running_broker
-from apps.support import Pki, go_online, quiet, set_wall_clock
+from apps.support import Pki, online_module, set_wall_clock
 from esp_at_sim import Module
 from esp_at_sim.commands.mqtt import MqttLink
 
@@ -19,14 +19,6 @@ from esp_at_sim.commands.mqtt import MqttLink
 async def broker() -> AsyncIterator[LocalBroker]:
     async with running_broker() as b:
         yield b
-
-
-@pytest.fixture
-async def online() -> AsyncIterator[Module]:
-    async with Module.start("esp32c3") as m:
-        go_online(m)
-        await quiet(m)
-        yield m
 
 
 async def _connect(
@@ -275,9 +267,7 @@ async def test_websocket_scheme(online: Module, broker: LocalBroker) -> None:
 
 async def test_tls_schemes(tmp_path: Path) -> None:
     pki = Pki.make(tmp_path)
-    async with running_broker(tmp_path) as broker, Module.start("esp32c3") as m:
-        go_online(m)
-        await quiet(m)
+    async with running_broker(tmp_path) as broker, online_module() as m:
         h = m.host
         baseline = m.heap.free
         assert broker.tls is not None
@@ -326,9 +316,7 @@ async def test_tls_schemes(tmp_path: Path) -> None:
 
 async def test_websocket_over_tls_schemes(tmp_path: Path) -> None:
     pki = Pki.make(tmp_path)
-    async with running_broker(tmp_path) as broker, Module.start("esp32c3") as m:
-        go_online(m)
-        await quiet(m)
+    async with running_broker(tmp_path) as broker, online_module() as m:
         assert broker.wss is not None
         h = m.host
         # scheme 7: WSS without verification

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from apps.brokers import running_broker
-from apps.support import Pki, go_online, quiet, set_wall_clock
-from esp_at_sim import Module
+from apps.support import Pki, online_module, set_wall_clock
 
 # scheme: (over WebSocket, verifies the server, presents a client certificate)
 SCHEMES = {
@@ -28,9 +27,7 @@ SCHEMES = {
 async def test_tls_scheme(scheme: int, tmp_path: Path) -> None:
     websocket, verify, client_cert = SCHEMES[scheme]
     pki = Pki.make(tmp_path)
-    async with running_broker(tmp_path) as broker, Module.start("esp32c3") as m:
-        go_online(m)
-        await quiet(m)
+    async with running_broker(tmp_path) as broker, online_module() as m:
         h = m.host
         baseline = m.heap.free
         port = broker.wss if websocket else broker.tls

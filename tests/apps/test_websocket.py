@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from apps.support import Pki, go_online, quiet, set_wall_clock
+from apps.support import Pki, online_module, set_wall_clock
 from esp_at_sim import Module
 
 
@@ -67,14 +67,6 @@ async def echo() -> AsyncIterator[EchoServer]:
     await s.start()
     yield s
     await s.stop()
-
-
-@pytest.fixture
-async def online() -> AsyncIterator[Module]:
-    async with Module.start("esp32c3") as m:
-        go_online(m)
-        await quiet(m)
-        yield m
 
 
 async def test_open_send_receive_close(online: Module, echo: EchoServer) -> None:
@@ -246,9 +238,7 @@ async def test_wss_with_mutual_authentication(tmp_path: Path) -> None:
     server = EchoServer()
     await server.start(pki.server_context(require_client=True))
     try:
-        async with Module.start("esp32c3") as m:
-            go_online(m)
-            await quiet(m)
+        async with online_module() as m:
             h = m.host
             # without a client certificate the server refuses
             await h.send(f'AT+WSOPEN=0,"wss://localhost:{server.port}/"')

@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import WSMsgType, web
 
-from apps.support import go_online, quiet
-from esp_at_sim import Module
+from apps.support import online_module
 
 
 class FrameServer:
@@ -59,9 +58,7 @@ async def server() -> AsyncIterator[FrameServer]:
 
 
 async def test_ping_pong_and_close_opcodes(server: FrameServer) -> None:
-    async with Module.start("esp32c3") as m:
-        go_online(m)
-        await quiet(m)
+    async with online_module() as m:
         h = m.host
         baseline = m.heap.free
         await h.send(f'AT+WSOPEN=0,"ws://127.0.0.1:{server.port}/"')
