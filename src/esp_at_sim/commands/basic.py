@@ -20,13 +20,13 @@ import hashlib
 import math
 
 from esp_at_sim.at.params import Args, Int
-from esp_at_sim.at.registry import Form, command
+from esp_at_sim.at.registry import REGISTRY, Form, command
 from esp_at_sim.at.render import Unquoted
 from esp_at_sim.device.context import CommandContext
 from esp_at_sim.device.module import Module, on_boot
 from esp_at_sim.device.profiles import PROFILES
 from esp_at_sim.errors import ExecFail, ParamCount, ParamInvalid
-from esp_at_sim.services.firmware import OLDER_RELEASES, FirmwareSlots
+from esp_at_sim.services.firmware import FirmwareSlots
 from esp_at_sim.services.systime import SystemTime
 
 _DOC = "Basic_AT_Commands.rst#"
@@ -127,34 +127,10 @@ def module_name(module: Module) -> str:
 
 @gmr.execute
 async def _gmr(ctx: CommandContext) -> None:
-    p = ctx.module.profile
-    name = module_name(ctx.module)
-    bin_version = ctx.module.service(FirmwareSlots).running_version
-    older = OLDER_RELEASES.get(ctx.module.generation) if ctx.module.generation != p.generation else None
-    if older is not None:
-        # a module set to an older generation reports that release, in that release's layout
-        date, commit = older["date"], older["commit"]
-        if ctx.module.generation == 1:
-            ctx.line(f"AT version:{older['at']}({date})")
-            ctx.line(f"SDK version:{older['sdk']}")
-            ctx.line(f"compile time:{date}")
-            ctx.line(f"Bin version({name}):{bin_version.removeprefix('v').rsplit('.', 1)[0]}")
-            return
-        if ctx.module.generation == 2:
-            ctx.line(f"AT version:{older['at']}({commit} - {date})")
-            ctx.line(f"SDK version:{older['sdk']}")
-            ctx.line(f"compile time({commit}):{date}")
-            ctx.line(f"Bin version:{bin_version.removeprefix('v').rsplit('.', 1)[0]}({name})")
-            return
-        ctx.line(f"AT version:{older['at']}({commit} - {p.target} - {date})")
-        ctx.line(f"SDK version:{older['sdk']}")
-        ctx.line(f"compile time({commit.removeprefix('s-')}):{date}")
-        ctx.line(f"Bin version:{bin_version}({name})")
-        return
-    ctx.line(f"AT version:{p.at_version}({p.at_commit} - {p.target} - {p.build_date})")
-    ctx.line(f"SDK version:{p.sdk_version}")
-    ctx.line(f"compile time({p.at_commit.removeprefix('s-')}):{p.build_date}")
-    ctx.line(f"Bin version:{bin_version}({name})")
+    module = ctx.module
+    bin_version = module.service(FirmwareSlots).running_version
+    for line in module.firmware.gmr_lines(module.profile.target, module_name(module), bin_version):
+        ctx.line(line)
 
 
 # ----------------------------------------------------------------------- AT+CMD
@@ -223,12 +199,19 @@ def sysmsg_state(module: Module) -> int:
 
 @sysmsg.query
 async def _sysmsg_q(ctx: CommandContext) -> None:
-    ctx.info("+SYSMSG", sysmsg_state(ctx.module))
+    ctx.info(ctx.command.name, sysmsg_state(ctx.module))  # +SYSMSG, or +SYSMSG_CUR on 1.x
 
 
 @sysmsg.set(Int("state", lo=0, hi=7))
 async def _sysmsg_s(ctx: CommandContext, state: int) -> None:
-    ctx.module.settings.set("base", "sysmsg", state)
+    if ctx.variant is not None and state > 3:
+        raise ParamInvalid(0)  # NONOS AT 1.x knows bits 0 and 1 only
+    ctx.module.settings.set("base", "sysmsg", state, persist=ctx.persist)
+
+
+# NONOS AT 1.x had only the _CUR (RAM) and _DEF (flash) names
+for _variant in ("cur", "def"):
+    REGISTRY.alias(f"+SYSMSG_{_variant.upper()}", sysmsg, variant=_variant, generations=(1, 1))
 
 
 # --------------------------------------------------------------- AT+SYSROLLBACK

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from esp_at_sim.world.uart_faults import RESET_REASONS
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -125,7 +127,10 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         {
                             "type": "object",
                             "properties": {
-                                "reason": {"type": "string", "enum": ["poweron", "brownout", "panic", "watchdog"]}
+                                "reason": {
+                                    "type": "string",
+                                    "enum": list(RESET_REASONS),
+                                }
                             },
                         },
                         required=False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from esp_at_sim.device.builds import check_generation
 from esp_at_sim.device.profiles import ChipProfile, get_profile
 from esp_at_sim.errors import ConfigError
 
@@ -37,7 +38,11 @@ class ModuleConfig:
     max_links: int | None = None  # raise the chip's link limit (AT_SOCKET_MAX_CONN_NUM in a custom build)
 
     def __post_init__(self) -> None:
-        get_profile(self.chip)  # raises ConfigError for unknown chips
+        profile = get_profile(self.chip)  # raises ConfigError for unknown chips
+        if self.generation is not None:
+            if isinstance(self.generation, bool) or not isinstance(self.generation, int):
+                raise ConfigError(f"generation must be a firmware major version (1 to 5), not {self.generation!r}")
+            check_generation(profile, self.generation)
         if not self.name or any(c in self.name for c in "/\\\0"):
             raise ConfigError(f"invalid module name {self.name!r}")
         unknown = set(self.quirks) - KNOWN_QUIRKS

@@ -44,6 +44,7 @@ from esp_at_sim.at.events import (
 from esp_at_sim.at.registry import REGISTRY, Registry, Resolved
 from esp_at_sim.at.state import EngineState
 from esp_at_sim.device.boot import boot_log
+from esp_at_sim.device.builds import FirmwareBuild, build_for, restrict_generation_1
 from esp_at_sim.device.config import ModuleConfig
 from esp_at_sim.device.context import CommandContext, PassthroughSink
 from esp_at_sim.device.heap import Heap
@@ -121,6 +122,7 @@ def load_commands() -> None:
             REGISTRY.defer(name, os.path.join(pkg.__path__[0], f"{info.name}.py"))
         else:
             importlib.import_module(name)
+    restrict_generation_1(REGISTRY)
     _commands_loaded = True
 
 
@@ -149,6 +151,8 @@ class Module:
         self.factory = self.profile.factory(self.config.module_name)
         self.groups = self.config.groups
         self.generation = self.config.generation or self.profile.generation
+        #: the firmware this module runs: what AT+GMR and the boot log say
+        self.firmware: FirmwareBuild = build_for(self.profile, self.generation)
         self.quirks = self.config.quirks
         self.boot_count = 0
         self.boot_reason = "poweron"
@@ -271,7 +275,7 @@ class Module:
         self.engine = AtEngine(powered=False, max_line=256)
         ready_after = self.config.ready_after
         elapsed = 0.0
-        for at, line in boot_log(self.profile, reason, ready_after):
+        for at, line in boot_log(self.profile, reason, ready_after, self.firmware, self.factory, self.boot_count):
             if at > elapsed:
                 await self.clock.sleep(at - elapsed)
                 elapsed = at

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -89,7 +90,7 @@ class ChipProfile:
     at_commit: str
     sdk_version: str
     build_date: str
-    generation: int  # firmware major version; legacy aliases depend on it
+    generation: int  # default firmware major version; legacy aliases depend on it
     heap_total: int
     heap_free_at_boot: int
     max_links: int = 5
@@ -105,7 +106,10 @@ class ChipProfile:
     gslp_min_ms: int = 0
     mac_oui: tuple[int, int, int] = (0x24, 0x0A, 0xC4)
     partitions: tuple[Partition, ...] = ()
-    rom_banner: tuple[str, ...] = ()
+    #: the firmware generations released (or buildable) for the chip (device/builds.py)
+    generations: tuple[int, ...] = (4,)
+    rom_banner: tuple[str, ...] = ()  # the ROM's lines; the bootloader's follow (builds.py)
+    app_ms: int = 500  # when the bootloader starts the app, ms after reset
     #: seconds from reset to "ready": the bootloader loads the app after about
     #: 0.4-0.8 s (Downloading_guide.rst logs), ESP-AT's init takes the rest
     boot_time: float = 0.70
@@ -189,48 +193,37 @@ def _parts(mfg_addr: int, mfg_size: int, fs_addr: int, fs_size: int) -> tuple[Pa
     )
 
 
-def _app_start(app_ms: int) -> tuple[str, ...]:
-    """The second-stage bootloader and application lines, stamped in ms since reset."""
-    return (
-        "I (30) boot: ESP-IDF v5.4.4 2nd stage bootloader",
-        "I (31) boot: chip revision: v0.4",
-        f"I ({app_ms}) boot: Loaded app from partition at offset 0x60000",
-        f"I ({app_ms + 30}) cpu_start: Pro cpu start user code",
-        f"I ({app_ms + 70}) at-init: at param mode: 1",
-        f"I ({app_ms + 71}) at-init: v4.1.1.0 (s-32ff6e1)",
-    )
-
-
-def _rom(chip: str, rev: str, app_ms: int) -> tuple[str, ...]:
+def _rom(chip: str, rev: str, *, spi: tuple[str, ...] = ("SPIWP:0xee", "mode:DIO, clock div:1")) -> tuple[str, ...]:
+    """The ROM lines of the RISC-V and S2 chips; ``Build:`` is the ROM's date
+    (the tail of its revision, e.g. ``api1-20210207``)."""
+    stamp = datetime.strptime(rev[-8:], "%Y%m%d")
     return (
         f"ESP-ROM:{chip}-{rev}",
-        "Build:Feb  7 2021",
+        f"Build:{stamp:%b} {stamp.day:2d} {stamp.year}",
         "rst:0x1 (POWERON),boot:0xc (SPI_FAST_FLASH_BOOT)",
-        "SPIWP:0xee",
-        "mode:DIO, clock div:1",
+        *spi,
         "load:0x3fcd5820,len:0x1714",
         "load:0x403cc710,len:0x968",
         "load:0x403ce710,len:0x2f9c",
         "entry 0x403cc710",
-        *_app_start(app_ms),
     )
 
 
-def _rom_esp32(app_ms: int) -> tuple[str, ...]:
-    return (
-        "ets Jun  8 2016 00:22:57",
-        "",
-        "rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)",
-        "configsip: 0, SPIWP:0xee",
-        "clk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00",
-        "mode:DIO, clock div:2",
-        "load:0x3fff0030,len:5884",
-        "ho 0 tail 12 room 4",
-        "load:0x40078000,len:15844",
-        "load:0x40080400,len:3560",
-        "entry 0x40080604",
-        *_app_start(app_ms),
-    )
+_ROM_ESP32 = (
+    "ets Jun  8 2016 00:22:57",
+    "",
+    "rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)",
+    "configsip: 0, SPIWP:0xee",
+    "clk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00",
+    "mode:DIO, clock div:2",
+    "load:0x3fff0030,len:5884",
+    "ho 0 tail 12 room 4",
+    "load:0x40078000,len:15844",
+    "load:0x40080400,len:3560",
+    "entry 0x40080604",
+)
+#: the newest ROMs print the SPI mode on one line
+_SPI_MODE_ONLY = ("SPI mode:DIO, clock div:1",)
 
 
 _SMALL_PARTS = _parts(0x1F000, 124 * 1024, 0x47000, 100 * 1024)
@@ -252,6 +245,7 @@ PROFILES: dict[str, ChipProfile] = {
             sdk_version="v5.4.4",
             build_date="Nov 18 2025 10:21:07",
             generation=4,
+            generations=(2, 3, 4),
             heap_total=320 * 1024,
             heap_free_at_boot=169_744,
             ble_stack="bluedroid",
@@ -260,7 +254,8 @@ PROFILES: dict[str, ChipProfile] = {
             ble_power_range=(0, 7),
             mac_oui=(0x24, 0x0A, 0xC4),
             partitions=_BIG_PARTS,
-            rom_banner=_rom_esp32(676),
+            rom_banner=_ROM_ESP32,
+            app_ms=676,
             rfpower_levels=(34, 44, 52, 56, 60, 66, 72, 78),
             ble_power_default=1,
             uart_sclk_hz=80_000_000,
@@ -280,6 +275,7 @@ PROFILES: dict[str, ChipProfile] = {
             sdk_version="v5.4.4",
             build_date="Nov 18 2025 10:24:51",
             generation=4,
+            generations=(3, 4),
             heap_total=190 * 1024,
             heap_free_at_boot=87_412,
             uart_max_baud=2_500_000,
@@ -288,7 +284,8 @@ PROFILES: dict[str, ChipProfile] = {
             rst_mode=True,
             mac_oui=(0x08, 0x3A, 0x8D),
             partitions=_SMALL_PARTS,
-            rom_banner=_rom("esp8684", "api1-20220224", 382),
+            rom_banner=_rom("esp8684", "api1-20220224"),
+            app_ms=382,
             uart_sclk_hz=26_000_000,
             gpios=frozenset(range(21)),
             boot_time=0.6,
@@ -305,6 +302,7 @@ PROFILES: dict[str, ChipProfile] = {
             sdk_version="v5.4.4",
             build_date="Nov 18 2025 10:23:15",
             generation=4,
+            generations=(2, 3, 4),
             heap_total=280 * 1024,
             heap_free_at_boot=165_384,
             ble_stack="bluedroid",
@@ -312,7 +310,8 @@ PROFILES: dict[str, ChipProfile] = {
             temp_sensor=True,
             mac_oui=(0x7C, 0xDF, 0xA1),
             partitions=_SMALL_PARTS,
-            rom_banner=_rom("esp32c3", "api1-20210207", 525),
+            rom_banner=_rom("esp32c3", "api1-20210207"),
+            app_ms=525,
             boot_time=0.75,
         ),
         ChipProfile(
@@ -327,13 +326,15 @@ PROFILES: dict[str, ChipProfile] = {
             sdk_version="v5.5.1",
             build_date="Nov 18 2025 10:26:40",
             generation=5,
+            generations=(5,),
             heap_total=320 * 1024,
             heap_free_at_boot=214_016,
             bands=("2.4", "5"),
             ble_stack="nimble",
             mac_oui=(0x3C, 0xDC, 0x75),
             partitions=_C5_PARTS,
-            rom_banner=_rom("esp32c5", "eco2-20250121", 428),
+            rom_banner=_rom("esp32c5", "eco2-20250121", spi=_SPI_MODE_ONLY),
+            app_ms=428,
             uart_sclk_hz=48_000_000,
             gpios=frozenset(range(29)),
             ota_slots=(0xA0000, 0x2C0000),
@@ -351,6 +352,7 @@ PROFILES: dict[str, ChipProfile] = {
             sdk_version="v5.4.4",
             build_date="Nov 18 2025 10:25:33",
             generation=4,
+            generations=(3, 4),
             heap_total=400 * 1024,
             heap_free_at_boot=231_560,
             ble_stack="nimble",
@@ -358,7 +360,8 @@ PROFILES: dict[str, ChipProfile] = {
             gslp_min_ms=5,
             mac_oui=(0x40, 0x4C, 0xCA),
             partitions=_SMALL_PARTS,
-            rom_banner=_rom("esp32c6", "20220919", 771),
+            rom_banner=_rom("esp32c6", "20220919"),
+            app_ms=771,
             gpios=frozenset(range(31)),
             boot_time=1.0,
         ),
@@ -374,13 +377,15 @@ PROFILES: dict[str, ChipProfile] = {
             sdk_version="v5.5.1",
             build_date="Nov 18 2025 10:27:02",
             generation=5,
+            generations=(5,),
             heap_total=300 * 1024,
             heap_free_at_boot=178_224,
             ble_stack="nimble",
             ble_power_range=(3, 15),
             mac_oui=(0x8C, 0xFD, 0x49),
             partitions=_C5_PARTS,
-            rom_banner=_rom("esp32c61", "20250117", 570),
+            rom_banner=_rom("esp32c61", "20250117", spi=_SPI_MODE_ONLY),
+            app_ms=570,
             gpios=frozenset(range(25)),
             ota_slots=(0xA0000, 0x2C0000),
             boot_time=0.8,
@@ -397,13 +402,15 @@ PROFILES: dict[str, ChipProfile] = {
             sdk_version="v5.4.4",
             build_date="Nov 18 2025 10:22:30",
             generation=4,
+            generations=(3, 4),
             heap_total=320 * 1024,
             heap_free_at_boot=181_132,
             rfpower_ble=False,
             rfpower_wifi_cap=78,
             mac_oui=(0x7C, 0xDF, 0xA1),
             partitions=_BIG_PARTS,
-            rom_banner=_rom("esp32s2", "rc4-20191025", 363),
+            rom_banner=_rom("esp32s2", "rc4-20191025"),
+            app_ms=363,
             uart_sclk_hz=80_000_000,
             gpios=frozenset(range(47)) - {22, 23, 24, 25},
             ota_slots=(0x100000, 0x280000),
@@ -421,6 +428,7 @@ PROFILES: dict[str, ChipProfile] = {
             sdk_version="v3.4-rc1-34-g4bb0c1a6",
             build_date="Feb 24 2022 08:17:33",
             generation=2,
+            generations=(1, 2),
             heap_total=80 * 1024,
             heap_free_at_boot=52_032,
             max_links=5,
@@ -429,7 +437,7 @@ PROFILES: dict[str, ChipProfile] = {
             rfpower_wifi_cap=82,
             mac_oui=(0x5C, 0xCF, 0x7F),
             partitions=_parts(0xF9000, 28 * 1024, 0, 0)[:1],
-            rom_banner=(" ets Jan  8 2013,rst cause:1, boot mode:(3,6)", "load 0x40100000, len 2592, room 16"),
+            rom_banner=(" ets Jan  8 2013,rst cause:1, boot mode:(3,6)", ""),
             rfpower_range=(40, 82),
             rfpower_levels=(32, 48, 56, 64, 68, 74, 78, 82),
             uart_sclk_hz=80_000_000,

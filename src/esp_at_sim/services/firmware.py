@@ -28,24 +28,6 @@ if TYPE_CHECKING:
 #: any failure. The first one registered is used (AT+USEROTA, AT+CIUPDATE...).
 DOWNLOADERS: list[Callable[[Module, str], Awaitable[bytes]]] = []
 
-# The last release of each older firmware generation, for modules configured to run one
-# (``generation = 2`` on a 4.x chip profile): AT+GMR and the app slot report it.
-# Versions as Espressif released them; the dates and commits are this emulator's choice.
-OLDER_RELEASES: dict[int, dict[str, str]] = {
-    1: {"at": "1.7.5.0", "sdk": "3.0.5(b29dcd3)", "date": "Oct 15 2021 18:05:30", "commit": ""},
-    2: {"at": "2.2.0.0", "sdk": "v4.2.2-76-gefa6eca", "date": "Jul  2 2021 06:44:05", "commit": "c6fa6bf"},
-    3: {"at": "3.2.0.0", "sdk": "v5.0.2-376-g24b9d38a24", "date": "Jul 28 2023 07:05:28", "commit": "s-ec2dec2"},
-}
-
-
-def release_version(module: Module) -> str:
-    """The AT version the module's firmware generation reports (``4.1.1.0``...)."""
-    older = OLDER_RELEASES.get(module.generation)
-    if older is not None and module.generation != module.profile.generation:
-        return older["at"]
-    return module.profile.at_version
-
-
 _META = "otadata"
 _RUNNING = "ota.running"
 IMAGE_MAGIC = 0xE9
@@ -80,7 +62,7 @@ class FirmwareSlots:
                     return state
             except ValueError:
                 pass
-        return {"boot": 0, "versions": [f"v{release_version(self.module)}", None]}
+        return {"boot": 0, "versions": [self.module.firmware.bin_version, None]}
 
     def _save(self, state: dict[str, Any]) -> None:
         self.module.nvs.set_meta(_META, json.dumps(state))
@@ -106,7 +88,7 @@ class FirmwareSlots:
     @property
     def running_version(self) -> str:
         version = self._state()["versions"][self.running]
-        return version if isinstance(version, str) else f"v{release_version(self.module)}"
+        return version if isinstance(version, str) else self.module.firmware.bin_version
 
     @property
     def other_version(self) -> str | None:

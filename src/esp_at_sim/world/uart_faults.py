@@ -18,8 +18,9 @@ Faults, all registered in :data:`esp_at_sim.world.faults.FAULTS`:
   seconds: everything the host sends is answered ``busy p...``; afterwards it
   recovers silently or the watchdog reboots the chip (``then="watchdog"``).
 * ``module_reset`` - a spontaneous reset (``reason``: ``poweron`` for the EN
-  pin, ``brownout``, ``panic``, ``watchdog``). The chip prints what it prints
-  before such a reset on its log port, then boots again and says ``ready``.
+  pin, ``brownout``, ``panic``, ``watchdog``, ``rtc_watchdog``). The chip prints
+  what it prints before such a reset on its log port, then boots again, its ROM
+  naming the cause (device/boot.py), and says ``ready``.
 """
 
 from __future__ import annotations
@@ -181,9 +182,10 @@ def uart_corrupt(
 
 # ------------------------------------------------------------------ resets
 
-#: what the chip prints on its log port before a spontaneous reset, by reason
+#: what the chip prints on its log port before a spontaneous reset, by reason;
+#: the reset line of the boot that follows says the same (device/boot.py)
 _LAST_WORDS: dict[str, tuple[str, ...]] = {
-    "poweron": (),
+    "poweron": (),  # the EN pin, or the supply coming back
     "brownout": ("", "Brownout detector was triggered", ""),
     "panic": (
         "Guru Meditation Error: Core  0 panic'ed (Load access fault). Exception was unhandled.",
@@ -194,15 +196,17 @@ _LAST_WORDS: dict[str, tuple[str, ...]] = {
         "",
         "Rebooting...",
     ),
+    # the task watchdog reports the hung AT task, then the interrupt watchdog
+    # fires with interrupts held off: its panic handler never gets to restart the
+    # chip and the watchdog's second stage resets the system
     "watchdog": (
         "E (0) task_wdt: Task watchdog got triggered. The following tasks/users did not reset the watchdog in time:",
         "E (0) task_wdt:  - IDLE (CPU 0)",
         "E (0) task_wdt: Tasks currently running:",
         "E (0) task_wdt: CPU 0: at_process_task",
         "Guru Meditation Error: Core  0 panic'ed (Interrupt wdt timeout on CPU0).",
-        "",
-        "Rebooting...",
     ),
+    "rtc_watchdog": (),  # hung so hard (flash, cache) that nothing more is printed
 }
 RESET_REASONS = tuple(_LAST_WORDS)
 
@@ -219,9 +223,9 @@ def spontaneous_reset(module: Module, reason: str) -> None:
 
 @fault(
     "module_reset",
-    "the module resets by itself (EN pin, brownout, panic or watchdog) and boots again",
+    "the module resets by itself (EN pin, brownout, panic, watchdog) and boots again with that reset cause",
     module="module name",
-    reason="poweron, brownout, panic or watchdog",
+    reason="poweron, brownout, panic, watchdog or rtc_watchdog",
 )
 def module_reset(world: World, module: str, reason: str = "poweron") -> None:
     spontaneous_reset(module_of(world, module), reason)
