@@ -194,7 +194,7 @@ def inject(
 @ctl_app.command()
 def reset(
     module: str,
-    reason: Annotated[str, typer.Option(help="poweron, brownout, panic or watchdog")] = "poweron",
+    reason: Annotated[str, typer.Option(help="poweron, brownout, panic, watchdog or rtc_watchdog")] = "poweron",
 ) -> None:
     """A spontaneous reset of a module, with the boot log of its cause."""
     _print(_call("POST", f"/api/modules/{module}/reset", {"reason": reason}))

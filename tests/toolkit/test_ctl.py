@@ -82,3 +82,11 @@ def test_ctl_help_needs_no_server(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.stdout and "ctl send" in result.stdout
+
+
+def test_ctl_reset_help_lists_every_reason(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["ctl", "--info", str(tmp_path / "none.json"), "reset", "--help"], env={"ESP_AT_SIM_URL": ""}
+    )
+    assert result.exit_code == 0, result.output
+    assert "rtc_watchdog" in result.stdout

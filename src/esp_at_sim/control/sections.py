@@ -1,4 +1,4 @@
-"""State sections and world operations the control API offers for Wi-Fi, links and BLE.
+"""State sections and world operations the control API offers for Wi-Fi, links, BLE and MQTT.
 
 Everything here goes through the public face of those areas (``WifiAir``'s
 methods and the services' documented attributes, the scenario section
@@ -73,6 +73,73 @@ def _links(module: Module) -> list[dict[str, Any]] | None:
         }
         for link in table.links.values()
     ]
+
+
+@snapshot_section("ble")
+def _ble(module: Module) -> dict[str, Any] | None:
+    from esp_at_sim.services.ble.blufi import Blufi
+    from esp_at_sim.services.ble.stack import BleStack
+
+    stack = module.service(BleStack) if module.has_service(BleStack) else None
+    blufi = module.service(Blufi) if module.has_service(Blufi) else None
+    if stack is None and blufi is None:
+        return None
+    out: dict[str, Any] = {"role": 0, "advertising": False, "scanning": False, "links": []}
+    if stack is not None:
+        out.update(
+            role=stack.role,
+            name=stack.name,
+            address=stack.query_address(),
+            advertising=stack.advertising,
+            scanning=stack.scanning,
+            spp=bool(stack.spp is not None and stack.spp.active),
+            links=[
+                {
+                    "index": link.index,
+                    "address": link.address,
+                    "central": link.central,
+                    "mtu": link.mtu,
+                    "encrypted": bool(getattr(link.connection, "is_encrypted", False)),
+                }
+                for link in sorted(stack.links.values(), key=lambda link: link.index)
+            ],
+        )
+    if blufi is not None:
+        out["blufi"] = {
+            "active": blufi.active,
+            "name": blufi.name,
+            "connected": blufi.connection is not None,
+            "ssid": _text(blufi.ssid) if blufi.ssid else None,
+        }
+    return out
+
+
+@snapshot_section("mqtt")
+def _mqtt(module: Module) -> dict[str, Any] | None:
+    from esp_at_sim.commands.mqtt import MqttLink
+
+    if not module.has_service(MqttLink):
+        return None
+    link = module.service(MqttLink)
+    if link.state == 0:
+        return None
+    session = link.session
+    return {
+        # AT+MQTTCONN?'s <state>: 1 user config set, 2 connection config set, 3 disconnected,
+        # 4 connected, 5 connected without subscriptions, 6 connected and subscribed
+        "state": link.state,
+        "scheme": link.scheme,
+        "client_id": link.client_id,
+        "username": link.username,
+        "host": link.host or None,
+        "port": link.port or None,
+        "path": link.shown_path or None,
+        "keepalive": link.keepalive,
+        "clean_session": link.clean_session,
+        "reconnect": bool(link.reconnect),
+        "connected": bool(session is not None and session.connected),
+        "topics": dict(link.topics),
+    }
 
 
 # ---------------------------------------------------------------- world view

@@ -80,6 +80,7 @@ def _module(module: Module) -> dict[str, Any]:
         "chip_name": module.profile.name,
         "module_name": module.factory.module_name,
         "generation": module.generation,
+        "at_version": module.firmware.at_version,
         "powered": module.powered,
         "boot_count": module.boot_count,
         "boot_reason": module.boot_reason,

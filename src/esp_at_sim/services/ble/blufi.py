@@ -136,12 +136,14 @@ class Blufi:
         self.codec = bp.BlufiCodec(device=True)
         connection.on("disconnection", lambda _r: self._on_disconnection(connection))
         self.events.connected()
+        self.module.notify("blufi", step="connected", peer=str(connection.peer_address))
 
     def _on_disconnection(self, connection: Any) -> None:
         if connection is not self.connection:
             return
         self.connection = None
         self.events.disconnected()
+        self.module.notify("blufi", step="disconnected")
         if self.active:
             self.module.scope.spawn(self._advertise(), name=f"{self.module.name}-blufi-adv")
 
@@ -187,13 +189,17 @@ class Blufi:
         elif m.subtype == bp.DATA_STA_SSID:
             self.ssid = m.data
             self.events.ssid(m.data)
+            self.module.notify("blufi", step="ssid", ssid=m.data.decode("utf-8", "replace"))
         elif m.subtype == bp.DATA_STA_PASSWD:
             self.password = m.data
             self.events.password(m.data)
+            # observers learn that a password came, never the password
+            self.module.notify("blufi", step="password", length=len(m.data))
         elif m.subtype == bp.DATA_STA_BSSID:
             self.bssid = m.data[:6]
         elif m.subtype == bp.DATA_CUSTOM:
             self.events.custom(m.data)
+            self.module.notify("blufi", step="custom", length=len(m.data))
 
     async def _control(self, m: bp.Message) -> None:
         if m.subtype == bp.CTRL_SEC_MODE and m.data:
@@ -237,7 +243,9 @@ class Blufi:
             self._set_mode(1)
         cfg = StationConfig(ssid=self.ssid, password=self.password, bssid=self.bssid, authmode=self.auth_floor)
         self.module.settings.set(NS, "sta", cfg.to_json(), persist=self.module.settings.sysstore)
+        self.module.notify("blufi", step="connect_ap", ssid=self.ssid.decode("utf-8", "replace"))
         code = await wifi.sta.connect(cfg, cfg.jap_timeout)
+        self.module.notify("blufi", step="connect_ap_result", ssid=self.ssid.decode("utf-8", "replace"), code=code)
         if code:
             self.module.chip_log(f"BLUFI: connect failed ({code})")
         await self._report()
