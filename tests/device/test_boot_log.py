@@ -127,7 +127,7 @@ async def test_start_up_lines_follow_the_firmware_generation() -> None:
         assert m.log_lines[-1] == "2.2.0"
     async with Module.start("esp32c3", boot_time=0) as m:
         assert any(line.endswith("at-init: module_name: MINI-1") for line in m.log_lines)
-        assert m.log_lines[-1].endswith("at-init: v4.1.1.0 (32ff6e1)")
+        assert m.log_lines[-1].endswith("at-init: v4.1.1.0 (gitlab)")
 
 
 async def test_a_watchdog_reset_shows_in_the_next_boot_log() -> None:

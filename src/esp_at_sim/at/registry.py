@@ -188,6 +188,20 @@ class Registry:
         # deferred chapters: module name -> path of its source (read only on a lookup miss)
         self._deferred: dict[str, str] = {}
         self._mentions: dict[str, list[str]] | None = None  # "+NAME" -> deferred modules naming it
+        self._declare_hooks: list[Callable[[Command], None]] = []
+
+    def on_declare(self, fn: Callable[[Command], None]) -> None:
+        """Call ``fn`` on each command declared so far and on each one declared
+        later (a deferred chapter's, when it is imported), importing nothing."""
+        self._declare_hooks.append(fn)
+        for cmd in list(self._commands.values()):
+            fn(cmd)
+
+    def _declared(self, cmd: Command) -> Command:
+        self._commands[cmd.name] = cmd
+        for fn in self._declare_hooks:
+            fn(cmd)
+        return cmd
 
     # -- deferred chapters --------------------------------------------------
     def defer(self, module: str, source: str) -> None:
@@ -242,8 +256,7 @@ class Registry:
             generations=generations,
             declared_in=_declaring_module(),
         )
-        self._commands[name] = cmd
-        return cmd
+        return self._declared(cmd)
 
     def alias(self, name: str, base: Command, *, variant: str | None, generations: tuple[int, int]) -> Command:
         """Declare an older firmware's name for ``base`` (``+CWMODE_CUR``...)."""
@@ -259,8 +272,7 @@ class Registry:
             form_chips=base.form_chips,
             declared_in=_declaring_module(),
         )
-        self._commands[name] = cmd
-        return cmd
+        return self._declared(cmd)
 
     def get(self, name: str) -> Command | None:
         cmd = self._commands.get(name)

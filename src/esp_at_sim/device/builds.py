@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from esp_at_sim.errors import ConfigError
 
 if TYPE_CHECKING:
-    from esp_at_sim.at.registry import Registry
+    from esp_at_sim.at.registry import Command, Registry
     from esp_at_sim.device.profiles import ChipProfile, FactoryParams
 
 
@@ -189,7 +189,8 @@ def app_start_lines(profile: ChipProfile, build: FirmwareBuild, factory: Factory
             f"I ({t + 1}) at-uart: {port}",
             f"I ({t + 2}) at-init: module_name: {factory.module_name}",
             f"I ({t + 3}) at-init: max tx power={factory.max_tx_power}, ret=0",
-            f"I ({t + 4}) at-init: v{build.at_version} ({build.at_commit})",
+            # the app's version and where the binary was built: Espressif's CI for a release
+            f"I ({t + 4}) at-init: {build.bin_version} (gitlab)",
         )
     return (
         *head,
@@ -332,8 +333,12 @@ NONOS_AT_COMMANDS = frozenset(
 
 def restrict_generation_1(registry: Registry) -> None:
     """Make every command that NONOS AT 1.x lacks start at generation 2 (a name
-    declared for 1.x only, such as a ``_CUR`` alias, stays as declared)."""
-    for cmd in registry:
-        lo, hi = cmd.generations
-        if lo <= 1 < hi and cmd.name not in NONOS_AT_COMMANDS:
-            cmd.generations = (2, hi)
+    declared for 1.x only, such as a ``_CUR`` alias, stays as declared). Applies
+    to the chapters the registry imports later as well."""
+    registry.on_declare(_restrict)
+
+
+def _restrict(cmd: Command) -> None:
+    lo, hi = cmd.generations
+    if lo <= 1 < hi and cmd.name not in NONOS_AT_COMMANDS:
+        cmd.generations = (2, hi)
