@@ -13,22 +13,16 @@ parameters, garbage, overlong lines and stray ``+++``. Whatever comes:
 from __future__ import annotations
 
 import itertools
-import logging
-from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from commands.fuzzing import LoggedErrors, fuzz_settings, one_result, run_on_virtual_time
 from esp_at_sim import Module
-from esp_at_sim.world.clock import VirtualTimeLoop
 
-FAST = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
-SLOW = settings(
-    max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
+FAST = fuzz_settings(200)
+SLOW = fuzz_settings(3000)
 
 # commands that neither reboot, sleep, prompt for data, change the UART or filter output
 NAMES = [
@@ -112,32 +106,9 @@ body = st.lists(line, min_size=1, max_size=12)
 cuts = st.lists(st.integers(min_value=0, max_value=500), max_size=8)
 
 
-class _Errors(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def logged_errors() -> Iterator[_Errors]:
-    handler = _Errors()
-    root = logging.getLogger("esp_at_sim")
-    root.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
-
-
 def pieces_of(data: bytes, at: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in at} | {0, len(data)})
     return [data[a:b] for a, b in itertools.pairwise(points) if b > a]
-
-
-FINAL_LINES = (b"OK", b"ERROR")
 
 
 async def converse(lines: list[bytes], at: list[int]) -> list[bytes]:
@@ -149,34 +120,24 @@ async def converse(lines: list[bytes], at: list[int]) -> list[bytes]:
         for ln in lines:
             for piece in pieces_of(ln + b"\r\n", at):
                 await h.write(piece)
-            reply = await h.read_reply(timeout=30, finals=FINAL_LINES)
-            finals = [x for x in reply.raw.split(b"\r\n") if x in FINAL_LINES]
-            assert len(finals) == 1, (ln, reply.raw)
-            replies.append(reply.raw)
+            replies.append(await one_result(h, ln, timeout=30))
         await h.expect_silence(0.5)
         assert (await h.command("AT")).raw == b"\r\nOK\r\n"
     return replies
 
 
-def run(coro: object) -> list[bytes]:
-    loop = VirtualTimeLoop()
-    try:
-        result: list[bytes] = loop.run_until_complete(coro)  # type: ignore[arg-type]
-        return result
-    finally:
-        loop.close()
-
-
-def check(lines: list[bytes], a: list[int], b: list[int], errors: _Errors) -> None:
-    first = run(converse(lines, a))
-    second = run(converse(lines, b))
+def check(lines: list[bytes], a: list[int], b: list[int], errors: LoggedErrors) -> None:
+    first = run_on_virtual_time(converse(lines, a))
+    second = run_on_virtual_time(converse(lines, b))
     assert first == second
     assert not errors.records, [r.getMessage() for r in errors.records]
 
 
 @FAST
 @given(body, cuts, cuts)
-def test_every_line_gets_one_result(logged_errors: _Errors, lines: list[bytes], a: list[int], b: list[int]) -> None:
+def test_every_line_gets_one_result(
+    logged_errors: LoggedErrors, lines: list[bytes], a: list[int], b: list[int]
+) -> None:
     check(lines, a, b, logged_errors)
 
 
@@ -184,6 +145,6 @@ def test_every_line_gets_one_result(logged_errors: _Errors, lines: list[bytes], 
 @SLOW
 @given(body, cuts, cuts)
 def test_every_line_gets_one_result_long(
-    logged_errors: _Errors, lines: list[bytes], a: list[int], b: list[int]
+    logged_errors: LoggedErrors, lines: list[bytes], a: list[int], b: list[int]
 ) -> None:
     check(lines, a, b, logged_errors)

@@ -5,23 +5,16 @@ Commands that open a data prompt (AT+CIPSEND...) are left out."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from tests.wifi.support import default_world
 
+from commands.fuzzing import LoggedErrors, fuzz_settings, one_result, run_on_virtual_time
 from esp_at_sim import Module
-from esp_at_sim.world.clock import VirtualTimeLoop
 
-FAST = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
-SLOW = settings(
-    max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
+FAST = fuzz_settings(40)
+SLOW = fuzz_settings(1500)
 
 NAMES = [
     *[
@@ -117,58 +110,33 @@ def command_line(draw: st.DrawFn) -> bytes:
 
 
 body = st.tuples(st.sampled_from(["esp32c3", "esp32", "esp32c5", "esp8266"]), st.lists(command_line(), max_size=10))
-FINAL_LINES = (b"OK", b"ERROR")
 
 
-class _Errors(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def logged_errors() -> Iterator[_Errors]:
-    handler = _Errors()
-    root = logging.getLogger("esp_at_sim")
-    root.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
-
-
-async def converse(chip: str, lines: list[bytes], errors: _Errors) -> None:
+async def converse(chip: str, lines: list[bytes], errors: LoggedErrors) -> None:
     async with Module.start(chip, world=default_world(), name="fuzz") as m:
         h = m.host
         await h.command("ATE0")
         for ln in lines:
             await h.write(ln + b"\r\n")
-            reply = await h.read_reply(timeout=300, finals=FINAL_LINES)
-            finals = [x for x in reply.raw.split(b"\r\n") if x in FINAL_LINES]
-            assert len(finals) == 1, (ln, reply.raw)
+            await one_result(h, ln, timeout=300)
             assert not errors.records, (ln, [r.getMessage() for r in errors.records])
         assert (await h.command("AT", timeout=60)).final == b"OK"
 
 
-def check(case: tuple[str, list[bytes]], errors: _Errors) -> None:
-    loop = VirtualTimeLoop()
-    try:
-        loop.run_until_complete(converse(*case, errors))
-    finally:
-        loop.close()
+def check(case: tuple[str, list[bytes]], errors: LoggedErrors) -> None:
+    run_on_virtual_time(converse(*case, errors))
 
 
 @FAST
 @given(body)
-def test_every_wifi_and_tcpip_line_gets_one_result(logged_errors: _Errors, case: tuple[str, list[bytes]]) -> None:
+def test_every_wifi_and_tcpip_line_gets_one_result(logged_errors: LoggedErrors, case: tuple[str, list[bytes]]) -> None:
     check(case, logged_errors)
 
 
 @pytest.mark.slow
 @SLOW
 @given(body)
-def test_every_wifi_and_tcpip_line_gets_one_result_long(logged_errors: _Errors, case: tuple[str, list[bytes]]) -> None:
+def test_every_wifi_and_tcpip_line_gets_one_result_long(
+    logged_errors: LoggedErrors, case: tuple[str, list[bytes]]
+) -> None:
     check(case, logged_errors)
