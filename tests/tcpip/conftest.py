@@ -118,6 +118,22 @@ async def udp_echo() -> AsyncIterator[UdpPeer]:
 
 
 @pytest.fixture
+async def tcp_sink() -> AsyncIterator[TcpPeer]:
+    """A TCP peer that keeps what it gets and answers only when the test writes."""
+    peer = await TcpPeer(echo=False).start()
+    yield peer
+    await peer.close()
+
+
+@pytest.fixture
+async def udp_sink() -> AsyncIterator[UdpPeer]:
+    """A UDP peer that keeps what it gets and answers only when the test sends."""
+    peer = await UdpPeer(echo=False).start()
+    yield peer
+    await peer.close()
+
+
+@pytest.fixture
 async def esp() -> AsyncIterator[Module]:
     async with Module.start("esp32c3") as m:
         await m.host.send("ATE0")

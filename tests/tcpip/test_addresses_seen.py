@@ -18,26 +18,22 @@ from esp_at_sim import Module
 from esp_at_sim.world.net import fabric_of
 
 
-async def test_client_link_to_a_host_peer(esp: Module) -> None:
-    peer = await TcpPeer(echo=False).start()
-    try:
-        online(esp, "192.168.1.10")
-        h = esp.host
-        esp.settings.set("base", "sysmsg", 2)
-        r = await h.command(f'AT+CIPSTART="TCP","127.0.0.1",{peer.port}')
-        await peer.connected.wait()
-        seen_from = peer.writers[0].get_extra_info("peername")
-        assert seen_from[0] == "127.0.0.1"  # what the host peer sees
-        assert r.lines == [f'+LINK_CONN:0,0,"TCP",0,"127.0.0.1",{peer.port},{seen_from[1]}'.encode()], r.raw
-        r = await h.command("AT+CIPSTATE?")
-        assert r.lines == [f'+CIPSTATE:0,"TCP","127.0.0.1",{peer.port},{seen_from[1]},0'.encode()]
-        r = await h.command("AT+CIFSR")
-        assert b'+CIFSR:STAIP,"192.168.1.10"' in r.lines
-        r = await h.command("AT+CIPSTATUS")
-        assert r.lines[0] == b"STATUS:3"
-        assert r.lines[1] == f'+CIPSTATUS:0,"TCP","127.0.0.1",{peer.port},{seen_from[1]},0'.encode()
-    finally:
-        await peer.close()
+async def test_client_link_to_a_host_peer(esp: Module, tcp_sink: TcpPeer) -> None:
+    online(esp, "192.168.1.10")
+    h = esp.host
+    esp.settings.set("base", "sysmsg", 2)
+    r = await h.command(f'AT+CIPSTART="TCP","127.0.0.1",{tcp_sink.port}')
+    await tcp_sink.connected.wait()
+    seen_from = tcp_sink.writers[0].get_extra_info("peername")
+    assert seen_from[0] == "127.0.0.1"  # what the host tcp_sink sees
+    assert r.lines == [f'+LINK_CONN:0,0,"TCP",0,"127.0.0.1",{tcp_sink.port},{seen_from[1]}'.encode()], r.raw
+    r = await h.command("AT+CIPSTATE?")
+    assert r.lines == [f'+CIPSTATE:0,"TCP","127.0.0.1",{tcp_sink.port},{seen_from[1]},0'.encode()]
+    r = await h.command("AT+CIFSR")
+    assert b'+CIFSR:STAIP,"192.168.1.10"' in r.lines
+    r = await h.command("AT+CIPSTATUS")
+    assert r.lines[0] == b"STATUS:3"
+    assert r.lines[1] == f'+CIPSTATUS:0,"TCP","127.0.0.1",{tcp_sink.port},{seen_from[1]},0'.encode()
 
 
 async def test_server_link_from_a_host_client_shows_the_module_port() -> None:

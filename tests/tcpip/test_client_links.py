@@ -53,23 +53,19 @@ async def test_tcp_multi_connection_and_peer_close(esp: Module, tcp_echo: TcpPee
     await h.expect(b"\r\nOK\r\n")
 
 
-async def test_udp_echo_with_remote_override(esp: Module, udp_echo: UdpPeer) -> None:
+async def test_udp_echo_with_remote_override(esp: Module, udp_echo: UdpPeer, udp_sink: UdpPeer) -> None:
     h = esp.host
     online(esp)
-    other = await UdpPeer(echo=False).start()
-    try:
-        await h.send(f'AT+CIPSTART="UDP","127.0.0.1",{udp_echo.port},0,0')
-        await h.expect(b"CONNECT\r\n\r\nOK\r\n")
-        await h.send("AT+CIPSEND=3")
-        await h.read_until(b">")
-        await h.write(b"abc")
-        await h.expect(b"\r\nRecv 3 bytes\r\n\r\nSEND OK\r\n")
-        await h.expect(b"\r\n+IPD,3:abc")
-        await h.send(f'AT+CIPSEND=2,"127.0.0.1",{other.port}')
-        await h.read_until(b">")
-        await h.write(b"zz")
-        await h.expect(b"\r\nRecv 2 bytes\r\n\r\nSEND OK\r\n")
-        await asyncio.wait_for(other.got.wait(), 5)
-        assert other.datagrams[0][0] == b"zz"
-    finally:
-        await other.close()
+    await h.send(f'AT+CIPSTART="UDP","127.0.0.1",{udp_echo.port},0,0')
+    await h.expect(b"CONNECT\r\n\r\nOK\r\n")
+    await h.send("AT+CIPSEND=3")
+    await h.read_until(b">")
+    await h.write(b"abc")
+    await h.expect(b"\r\nRecv 3 bytes\r\n\r\nSEND OK\r\n")
+    await h.expect(b"\r\n+IPD,3:abc")
+    await h.send(f'AT+CIPSEND=2,"127.0.0.1",{udp_sink.port}')
+    await h.read_until(b">")
+    await h.write(b"zz")
+    await h.expect(b"\r\nRecv 2 bytes\r\n\r\nSEND OK\r\n")
+    await asyncio.wait_for(udp_sink.got.wait(), 5)
+    assert udp_sink.datagrams[0][0] == b"zz"

@@ -11,29 +11,25 @@ from esp_at_sim import Module
 from esp_at_sim.services.links import LinkTable
 
 
-async def test_ipd_waits_for_the_reply_and_send_ok_comes_first(esp: Module) -> None:
-    peer = await TcpPeer(echo=False).start()
-    try:
-        online(esp)
-        h = esp.host
-        await h.send(f'AT+CIPSTART="TCP","127.0.0.1",{peer.port}')
-        await h.expect(b"CONNECT\r\n\r\nOK\r\n")
-        await peer.connected.wait()
-        await h.send("AT+CIPSEND=5")
-        await h.expect(b"\r\nOK\r\n\r\n>")
-        peer.writers[0].write(b"early")  # arrives while the module waits for our bytes
-        await asyncio.sleep(0.05)
-        await h.expect_silence(0.05)
-        await h.write(b"12")
-        await asyncio.sleep(0.05)
-        await h.write(b"345EXTRA\r\n")  # too many: the rest is the next command line
-        await h.expect(b"\r\nRecv 5 bytes\r\n\r\nSEND OK\r\n")
-        await h.expect(b"\r\nERROR\r\n")  # "EXTRA" was a command
-        await h.expect(b"\r\n+IPD,5:early")  # the data held back during both commands
-        await peer.wait_bytes(5)
-        assert bytes(peer.received) == b"12345"
-    finally:
-        await peer.close()
+async def test_ipd_waits_for_the_reply_and_send_ok_comes_first(esp: Module, tcp_sink: TcpPeer) -> None:
+    online(esp)
+    h = esp.host
+    await h.send(f'AT+CIPSTART="TCP","127.0.0.1",{tcp_sink.port}')
+    await h.expect(b"CONNECT\r\n\r\nOK\r\n")
+    await tcp_sink.connected.wait()
+    await h.send("AT+CIPSEND=5")
+    await h.expect(b"\r\nOK\r\n\r\n>")
+    tcp_sink.writers[0].write(b"early")  # arrives while the module waits for our bytes
+    await asyncio.sleep(0.05)
+    await h.expect_silence(0.05)
+    await h.write(b"12")
+    await asyncio.sleep(0.05)
+    await h.write(b"345EXTRA\r\n")  # too many: the rest is the next command line
+    await h.expect(b"\r\nRecv 5 bytes\r\n\r\nSEND OK\r\n")
+    await h.expect(b"\r\nERROR\r\n")  # "EXTRA" was a command
+    await h.expect(b"\r\n+IPD,5:early")  # the data held back during both commands
+    await tcp_sink.wait_bytes(5)
+    assert bytes(tcp_sink.received) == b"12345"
 
 
 async def test_cipdinfo_shows_the_remote(esp: Module, tcp_echo: TcpPeer) -> None:
@@ -88,30 +84,26 @@ async def test_ipv6_loopback_tcp_and_udp(esp: Module) -> None:
         await udp.close()
 
 
-async def test_host_that_stops_reading_closes_the_window(esp: Module) -> None:
+async def test_host_that_stops_reading_closes_the_window(esp: Module, tcp_sink: TcpPeer) -> None:
     """The UART buffer fills, the pump waits, the link stops reading its socket and
-    the peer's writes stall; once the host reads again every byte arrives."""
-    peer = await TcpPeer(echo=False).start()
-    try:
-        online(esp)
-        h = esp.host
-        await h.send(f'AT+CIPSTART="TCP","127.0.0.1",{peer.port}')
-        await h.expect(b"CONNECT\r\n\r\nOK\r\n")
-        await peer.connected.wait()
-        blob = os.urandom(4 << 20)
-        writer = peer.writers[0]
-        writer.write(blob)
-        drain = asyncio.ensure_future(writer.drain())
-        await asyncio.sleep(0.5)  # the host reads nothing meanwhile
-        link = esp.service(LinkTable).links[0]
-        assert link.paused and not drain.done()  # back-pressure reached the peer
-        assert esp.output.pending() < 2 * esp.output.capacity
-        got = bytearray()
-        while len(got) < len(blob):
-            await h.read_until(b"+IPD,")
-            n = int((await h.read_until(b":"))[:-1])
-            got += await h.read_exactly(n)
-        await drain
-        assert bytes(got) == blob
-    finally:
-        await peer.close()
+    the tcp_sink's writes stall; once the host reads again every byte arrives."""
+    online(esp)
+    h = esp.host
+    await h.send(f'AT+CIPSTART="TCP","127.0.0.1",{tcp_sink.port}')
+    await h.expect(b"CONNECT\r\n\r\nOK\r\n")
+    await tcp_sink.connected.wait()
+    blob = os.urandom(4 << 20)
+    writer = tcp_sink.writers[0]
+    writer.write(blob)
+    drain = asyncio.ensure_future(writer.drain())
+    await asyncio.sleep(0.5)  # the host reads nothing meanwhile
+    link = esp.service(LinkTable).links[0]
+    assert link.paused and not drain.done()  # back-pressure reached the tcp_sink
+    assert esp.output.pending() < 2 * esp.output.capacity
+    got = bytearray()
+    while len(got) < len(blob):
+        await h.read_until(b"+IPD,")
+        n = int((await h.read_until(b":"))[:-1])
+        got += await h.read_exactly(n)
+    await drain
+    assert bytes(got) == blob

@@ -88,19 +88,15 @@ async def test_plus_edge_cases(esp: Module, tcp_echo: TcpPeer) -> None:
     await h.expect(b"CLOSED\r\n\r\nOK\r\n")
 
 
-async def test_packing_follows_transintvl(esp: Module) -> None:
-    peer = await TcpPeer(echo=False).start()
+async def test_packing_follows_transintvl(esp: Module, tcp_sink: TcpPeer) -> None:
     sizes: list[int] = []
-    peer.on_data = lambda d: sizes.append(len(d))
-    try:
-        online(esp)
-        await enter(esp, f'AT+CIPSTART="TCP","127.0.0.1",{peer.port}')
-        await esp.host.write(b"x" * 3000)  # one full 2920-byte packet now, 80 bytes after 20 ms
-        await peer.wait_bytes(3000)
-        assert sum(sizes) == 3000 and sizes[0] >= 2920
-        await leave(esp)
-    finally:
-        await peer.close()
+    tcp_sink.on_data = lambda d: sizes.append(len(d))
+    online(esp)
+    await enter(esp, f'AT+CIPSTART="TCP","127.0.0.1",{tcp_sink.port}')
+    await esp.host.write(b"x" * 3000)  # one full 2920-byte packet now, 80 bytes after 20 ms
+    await tcp_sink.wait_bytes(3000)
+    assert sum(sizes) == 3000 and sizes[0] >= 2920
+    await leave(esp)
 
 
 async def test_udp_passthrough(esp: Module, udp_echo: UdpPeer) -> None:

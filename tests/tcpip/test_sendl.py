@@ -11,30 +11,26 @@ from tests.tcpip.conftest import TcpPeer, online
 from esp_at_sim import Module, World
 
 
-async def test_cipsendl_one_mebibyte_with_progress(esp: Module) -> None:
-    peer = await TcpPeer(echo=False).start()
-    try:
-        online(esp)
-        h = esp.host
-        await h.send("AT+CIPSENDLCFG=65536,2920")
-        await h.expect(b"\r\nOK\r\n")
-        await h.send("AT+CIPSENDLCFG?")
-        await h.expect(b"+CIPSENDLCFG:65536,2920\r\n\r\nOK\r\n")
-        await h.send(f'AT+CIPSTART="TCP","127.0.0.1",{peer.port}')
-        await h.expect(b"CONNECT\r\n\r\nOK\r\n")
-        blob = os.urandom(1 << 20)
-        await h.send(f"AT+CIPSENDL={len(blob)}")
-        await h.expect(b"\r\nOK\r\n\r\n>")
-        for i in range(0, len(blob), 8192):
-            await h.write(blob[i : i + 8192])
-        out = await h.read_until(b"SEND OK\r\n", timeout=60)
-        reports = [ln for ln in out.split(b"\r\n") if ln.startswith(b"+CIPSENDL:")]
-        assert reports[0].startswith(b"+CIPSENDL:65536,")
-        assert reports[-1].startswith(b"+CIPSENDL:1048576,")
-        await peer.wait_bytes(len(blob))
-        assert hashlib.sha256(bytes(peer.received)).digest() == hashlib.sha256(blob).digest()
-    finally:
-        await peer.close()
+async def test_cipsendl_one_mebibyte_with_progress(esp: Module, tcp_sink: TcpPeer) -> None:
+    online(esp)
+    h = esp.host
+    await h.send("AT+CIPSENDLCFG=65536,2920")
+    await h.expect(b"\r\nOK\r\n")
+    await h.send("AT+CIPSENDLCFG?")
+    await h.expect(b"+CIPSENDLCFG:65536,2920\r\n\r\nOK\r\n")
+    await h.send(f'AT+CIPSTART="TCP","127.0.0.1",{tcp_sink.port}')
+    await h.expect(b"CONNECT\r\n\r\nOK\r\n")
+    blob = os.urandom(1 << 20)
+    await h.send(f"AT+CIPSENDL={len(blob)}")
+    await h.expect(b"\r\nOK\r\n\r\n>")
+    for i in range(0, len(blob), 8192):
+        await h.write(blob[i : i + 8192])
+    out = await h.read_until(b"SEND OK\r\n", timeout=60)
+    reports = [ln for ln in out.split(b"\r\n") if ln.startswith(b"+CIPSENDL:")]
+    assert reports[0].startswith(b"+CIPSENDL:65536,")
+    assert reports[-1].startswith(b"+CIPSENDL:1048576,")
+    await tcp_sink.wait_bytes(len(blob))
+    assert hashlib.sha256(bytes(tcp_sink.received)).digest() == hashlib.sha256(blob).digest()
 
 
 async def test_cipsendl_cancelled_by_plus(esp: Module, tcp_echo: TcpPeer) -> None:
