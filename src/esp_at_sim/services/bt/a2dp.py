@@ -23,11 +23,10 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
-from bumble import a2dp, avdtp, hci
-from bumble.core import PhysicalTransport
+from bumble import a2dp, avdtp
 from bumble.rtp import MediaPacket
 
-from esp_at_sim.services.bt.stack import BtError, BtStack
+from esp_at_sim.services.bt.stack import BtError, BtStack, peer_of
 
 if TYPE_CHECKING:
     from esp_at_sim.device.module import Module
@@ -178,7 +177,7 @@ class BtA2dp:
     def _attach(self, connection: Any, protocol: Any) -> None:
         self.connection = connection
         self.protocol = protocol
-        self.peer = connection.peer_address.to_string(False).lower()
+        self.peer = peer_of(connection)
         connection.on("disconnection", lambda _r: self._lost(connection))
 
     async def _configure(self, source: Any) -> None:
@@ -192,17 +191,10 @@ class BtA2dp:
 
     # ------------------------------------------------------------ connect
     async def connect(self, address: str) -> None:
-        device = self.stack.require()
+        self.stack.require()
         if self.role == 0 or self.connection is not None:
             raise BtError("not initialized, or already connected")
-        try:
-            connection = await device.connect(
-                hci.Address(address, hci.Address.PUBLIC_DEVICE_ADDRESS),
-                transport=PhysicalTransport.BR_EDR,
-                timeout=self.module.clock.real_seconds(30.0),
-            )
-        except Exception as exc:
-            raise BtError(f"page failed: {exc}") from None
+        connection = await self.stack.page(address)
         try:
             protocol = await avdtp.Protocol.connect(connection)
             endpoint = self._endpoint(protocol)

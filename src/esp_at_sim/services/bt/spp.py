@@ -17,10 +17,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bumble import hci, rfcomm
+from bumble import rfcomm
 from bumble.core import BT_SERIAL_PORT_SERVICE, PhysicalTransport
 
-from esp_at_sim.services.bt.stack import BtError, BtStack
+from esp_at_sim.services.bt.stack import BtError, BtStack, peer_of
 
 if TYPE_CHECKING:
     from esp_at_sim.device.module import Module
@@ -96,17 +96,10 @@ class BtSpp:
 
     # ----------------------------------------------------------- connect
     async def connect(self, sec_mode: int, address: str) -> None:
-        device = self.stack.require()
+        self.stack.require()
         if self.role != 1 or self.dlc is not None:
             raise BtError("not a master, or already connected")
-        try:
-            connection = await device.connect(
-                hci.Address(address, hci.Address.PUBLIC_DEVICE_ADDRESS),
-                transport=PhysicalTransport.BR_EDR,
-                timeout=self.module.clock.real_seconds(30.0),
-            )
-        except Exception as exc:
-            raise BtError(f"page failed: {exc}") from None
+        connection = await self.stack.page(address)
         try:
             if sec_mode & SEC_AUTHENTICATE:
                 await connection.authenticate()
@@ -136,7 +129,7 @@ class BtSpp:
     def _attach(self, connection: Any, dlc: Any) -> None:
         self.connection = connection
         self.dlc = dlc
-        self.peer = connection.peer_address.to_string(False).lower()
+        self.peer = peer_of(connection)
         dlc.sink = self._on_rx
         dlc.on("close", lambda: self._dlc_closed(dlc))
 

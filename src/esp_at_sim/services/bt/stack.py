@@ -50,6 +50,11 @@ class BtError(Exception):
     """A Classic Bluetooth operation failed (the command answers ERROR)."""
 
 
+def peer_of(connection: Any) -> str:
+    """The peer's address as the firmware prints it: lower case, no type suffix."""
+    return str(connection.peer_address.to_string(False).lower())
+
+
 @dataclass(frozen=True)
 class InquiryResult:
     address: str
@@ -172,6 +177,18 @@ class BtStack:
             raise BtError("bt not initialized")
         return self.device
 
+    async def page(self, address: str) -> Any:
+        """Open an ACL link to a Classic peer for a profile (SPP, A2DP) to run over."""
+        device = self.require()
+        try:
+            return await device.connect(
+                hci.Address(address, hci.Address.PUBLIC_DEVICE_ADDRESS),
+                transport=PhysicalTransport.BR_EDR,
+                timeout=self.module.clock.real_seconds(30.0),
+            )
+        except Exception as exc:
+            raise BtError(f"page failed: {exc}") from None
+
     # --------------------------------------------------------------- GAP
     async def set_name(self, name: str, persist: bool | None) -> None:
         device = self.require()
@@ -237,7 +254,7 @@ class BtStack:
 
     # ---------------------------------------------------------- security
     def _pairing_config(self, connection: Any) -> PairingConfig:
-        address = connection.peer_address.to_string(False).lower()
+        address = peer_of(connection)
         return PairingConfig(sc=True, mitm=self.sec_params.io_cap != 3, bonding=True, delegate=_Delegate(self, address))
 
     async def ask(self, what: str) -> Any:
