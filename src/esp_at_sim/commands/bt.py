@@ -7,6 +7,9 @@ ESP32 only (the other chips have no BR/EDR radio). Messages of pairing:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
 from esp_at_sim.at.params import Int, Str
 from esp_at_sim.at.registry import command
 from esp_at_sim.at.render import Unquoted
@@ -45,6 +48,39 @@ def ready(ctx: CommandContext) -> BtStack:
     if not s.initialized:
         raise fail()
     return s
+
+
+class Connecting(Protocol):
+    """A Classic profile service with one outgoing connection at a time (SPP, A2DP)."""
+
+    connecting: bool
+
+
+def connect_later(
+    ctx: CommandContext,
+    profile: Connecting,
+    connect: Callable[[], Awaitable[None]],
+    *,
+    connected: str,
+    failed: str,
+    name: str,
+) -> None:
+    """Run ``connect`` after the command's OK and report its outcome as a message:
+    paging and the profile's set-up take seconds, and the host may have to answer
+    pairing prompts meanwhile."""
+    m = ctx.module
+
+    async def run() -> None:
+        try:
+            await connect()
+        except BtError:
+            m.urc(failed, "bt")
+            return
+        m.urc(connected, "bt")
+
+    profile.connecting = True
+    task = m.scope.spawn(run(), name=f"{m.name}-{name}")
+    task.add_done_callback(lambda _t: setattr(profile, "connecting", False))
 
 
 # -------------------------------------------------------------------- AT+BTINIT

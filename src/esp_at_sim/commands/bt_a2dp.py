@@ -12,7 +12,7 @@ from __future__ import annotations
 from esp_at_sim.at.params import Int, Str
 from esp_at_sim.at.registry import command
 from esp_at_sim.commands.ble_gap import fail, parse_address
-from esp_at_sim.commands.bt import ready
+from esp_at_sim.commands.bt import connect_later, ready
 from esp_at_sim.device.context import CommandContext
 from esp_at_sim.device.module import Module
 from esp_at_sim.services.bt.a2dp import BtA2dp, BtA2dpEvents
@@ -75,19 +75,14 @@ async def _bta2dpconn_s(ctx: CommandContext, _index: int, address: str) -> None:
     a = a2dp(ctx)
     if a.role == 0 or a.connection is not None or a.connecting:
         raise fail()
-    m = ctx.module
-
-    async def connect() -> None:
-        try:
-            await a.connect(addr)
-        except BtError:
-            m.urc("+BTA2DPCONN:0,-1", "bt")
-            return
-        m.urc(f'+BTA2DPCONN:0,"{addr}"', "bt")
-
-    a.connecting = True
-    task = m.scope.spawn(connect(), name=f"{m.name}-bta2dpconn")
-    task.add_done_callback(lambda _t: setattr(a, "connecting", False))
+    connect_later(
+        ctx,
+        a,
+        lambda: a.connect(addr),
+        connected=f'+BTA2DPCONN:0,"{addr}"',
+        failed="+BTA2DPCONN:0,-1",
+        name="bta2dpconn",
+    )
 
 
 bta2dpdisconn = command("+BTA2DPDISCONN", group="bt_a2dp", doc=f"{DOC}#cmd-BTA2DPDISCONN")

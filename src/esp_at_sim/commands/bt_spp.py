@@ -12,7 +12,7 @@ from esp_at_sim.at.params import Int, Str
 from esp_at_sim.at.registry import command
 from esp_at_sim.commands.ble_gap import fail, parse_address
 from esp_at_sim.commands.ble_report import data_pipe
-from esp_at_sim.commands.bt import ready
+from esp_at_sim.commands.bt import connect_later, ready
 from esp_at_sim.device.context import CommandContext
 from esp_at_sim.device.module import Module
 from esp_at_sim.services.bt.spp import BtSpp, BtSppEvents
@@ -103,20 +103,14 @@ async def _btsppconn_s(ctx: CommandContext, _index: int, sec_mode: int, address:
     s = spp(ctx)
     if s.role != 1 or s.dlc is not None or s.connecting:
         raise fail()
-    m = ctx.module
-
-    async def connect() -> None:
-        # OK first: the host may have to answer pairing prompts meanwhile
-        try:
-            await s.connect(sec_mode, addr)
-        except BtError:
-            m.urc("+BTSPPCONN:-1", "bt")
-            return
-        m.urc(f'+BTSPPCONN:0,"{addr}"', "bt")
-
-    s.connecting = True
-    task = m.scope.spawn(connect(), name=f"{m.name}-btsppconn")
-    task.add_done_callback(lambda _t: setattr(s, "connecting", False))
+    connect_later(
+        ctx,
+        s,
+        lambda: s.connect(sec_mode, addr),
+        connected=f'+BTSPPCONN:0,"{addr}"',
+        failed="+BTSPPCONN:-1",
+        name="btsppconn",
+    )
 
 
 btsppdisconn = command("+BTSPPDISCONN", group="bt_spp", doc=f"{DOC}#cmd-BTSPPDISCONN")
