@@ -27,7 +27,7 @@ from esp_at_sim.device.heap import Allocation
 from esp_at_sim.device.module import Module
 from esp_at_sim.errors import AtError, ExecFail, ParamCount, ParamInvalid, ParamLength
 from esp_at_sim.services.http import HttpError, HttpExchange, Response, Url, parse_url
-from esp_at_sim.services.tls import TlsConfigError, client_context
+from esp_at_sim.services.tls import TlsConfigError, auth_mode_context
 
 METHODS = {1: "HEAD", 2: "GET", 3: "POST", 4: "PUT", 5: "DELETE"}
 CONTENT_TYPES = {
@@ -106,14 +106,7 @@ class Request:
             self._ram.append(module.heap.alloc_kind("tls_session"))
             cfg = _config(ctx)
             try:
-                tls = client_context(
-                    module,
-                    "http",
-                    verify=cfg.auth_mode in (2, 3),
-                    client_cert=cfg.auth_mode in (1, 3),
-                    pki_index=cfg.pki_number,
-                    ca_index=cfg.ca_number,
-                )
+                tls = auth_mode_context(module, "http", cfg.auth_mode, pki_index=cfg.pki_number, ca_index=cfg.ca_number)
             except TlsConfigError as exc:
                 module.chip_log(f"E at-http: {exc}")
                 self.free()

@@ -24,7 +24,7 @@ from esp_at_sim.device.heap import Allocation
 from esp_at_sim.device.module import Module
 from esp_at_sim.errors import ExecFail, ParamCount, ParamInvalid
 from esp_at_sim.services.http import parse_url
-from esp_at_sim.services.tls import TlsConfigError, client_context
+from esp_at_sim.services.tls import TlsConfigError, auth_mode_context
 from esp_at_sim.services.websocket import Piece, WsError, WsLink, WsState
 
 LINKS = 3
@@ -200,14 +200,7 @@ async def _wsopen_s(ctx: CommandContext, args: Args) -> Final | None:
     try:
         if url.secure:
             ram.append(module.heap.alloc_kind("tls_session"))
-            tls = client_context(
-                module,
-                "ws",
-                verify=cfg.auth_mode in (2, 3),
-                client_cert=cfg.auth_mode in (1, 3),
-                pki_index=cfg.pki_number,
-                ca_index=cfg.ca_number,
-            )
+            tls = auth_mode_context(module, "ws", cfg.auth_mode, pki_index=cfg.pki_number, ca_index=cfg.ca_number)
     except TlsConfigError as exc:
         module.chip_log(f"E at-ws: {exc}")
         for a in ram:

@@ -118,6 +118,22 @@ def client_context(
     return ctx
 
 
+def auth_mode_context(
+    module: Module, protocol: str, auth_mode: int, *, pki_index: int = 0, ca_index: int = 0
+) -> ssl.SSLContext:
+    """:func:`client_context` for an ``<auth_mode>`` as the HTTP and WebSocket
+    configurations give it: 0 no check, 1 the module presents its certificate,
+    2 it verifies the server, 3 both."""
+    return client_context(
+        module,
+        protocol,
+        verify=auth_mode in (2, 3),
+        client_cert=auth_mode in (1, 3),
+        pki_index=pki_index,
+        ca_index=ca_index,
+    )
+
+
 def load_chain(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
     """Load a PEM certificate chain and its key into ``ctx``."""
     # ssl only loads chains from files; they live in a private temporary directory
