@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from typing import Any
 
 from esp_at_sim.at.events import Final, Result
 from esp_at_sim.at.params import Args, Int
@@ -52,12 +53,17 @@ def _valid_tz(tz: int) -> bool:
     return mm < 60 and (hh <= 12 if tz < 0 else hh <= 14)
 
 
+def _sntp_config(module: Module) -> list[Any]:
+    """``[enable, timezone, servers]`` as AT+CIPSNTPCFG last stored it (off, UTC+0, no servers until then)."""
+    return module.settings.get(NS, "sntp", None) or [0, 0, []]
+
+
 cipsntpcfg = command("+CIPSNTPCFG", group="tcpip", doc=f"{DOC}#cmd-SNTPCFG")
 
 
 @cipsntpcfg.query
 async def _cipsntpcfg_q(ctx: CommandContext) -> None:
-    cfg = ctx.module.settings.get(NS, "sntp", None) or [0, 0, []]
+    cfg = _sntp_config(ctx.module)
     enable, tz, servers = cfg
     if enable:
         ctx.info("+CIPSNTPCFG", 1, _tz_shown(tz), *(servers or DEFAULT_SERVERS))
@@ -97,22 +103,25 @@ cipsntptime = command("+CIPSNTPTIME", group="tcpip", doc=f"{DOC}#cmd-SNTPT")
 
 @cipsntptime.query
 async def _cipsntptime_q(ctx: CommandContext) -> None:
-    cfg = ctx.module.settings.get(NS, "sntp", None) or [0, 0, []]
+    cfg = _sntp_config(ctx.module)
     local = ctx.module.service(SystemTime).now() + _tz_offset(int(cfg[1]))
     ctx.line("+CIPSNTPTIME:" + time.asctime(time.gmtime(max(0, int(local)))))
 
 
-cipsntpintv = command("+CIPSNTPINTV", group="tcpip", doc=f"{DOC}#cmd-SNTPINTV")
+def _int_setting(name: str, key: str, default: int, param: Int, doc: str) -> None:
+    """A command that only reads and stores one integer of the chapter's settings."""
+    cmd = command(name, group="tcpip", doc=f"{DOC}#{doc}")
+
+    @cmd.query
+    async def _q(ctx: CommandContext) -> None:
+        ctx.info(name, int(ctx.module.settings.get(NS, key, default) or default))
+
+    @cmd.set(param)
+    async def _s(ctx: CommandContext, value: int) -> None:
+        ctx.module.settings.set(NS, key, value, persist=ctx.persist)
 
 
-@cipsntpintv.query
-async def _cipsntpintv_q(ctx: CommandContext) -> None:
-    ctx.info("+CIPSNTPINTV", int(ctx.module.settings.get(NS, "sntpintv", 3600) or 3600))
-
-
-@cipsntpintv.set(Int("interval", lo=15, hi=4294967))
-async def _cipsntpintv_s(ctx: CommandContext, seconds: int) -> None:
-    ctx.module.settings.set(NS, "sntpintv", seconds, persist=ctx.persist)
+_int_setting("+CIPSNTPINTV", "sntpintv", 3600, Int("interval", lo=15, hi=4294967), "cmd-SNTPINTV")
 
 
 # ---------------------------------------------------------------- AT+PING
@@ -209,17 +218,7 @@ async def _ciptcpopt_s(ctx: CommandContext, args: Args) -> None:
 
 
 # ---------------------------------------------------------- AT+CIPRECONNINTV
-cipreconnintv = command("+CIPRECONNINTV", group="tcpip", doc=f"{DOC}#cmd-AUTOCONNINT")
-
-
-@cipreconnintv.query
-async def _cipreconnintv_q(ctx: CommandContext) -> None:
-    ctx.info("+CIPRECONNINTV", int(ctx.module.settings.get(NS, "reconnintv", 1) or 1))
-
-
-@cipreconnintv.set(Int("interval", lo=1, hi=36000))
-async def _cipreconnintv_s(ctx: CommandContext, interval: int) -> None:
-    ctx.module.settings.set(NS, "reconnintv", interval, persist=ctx.persist)
+_int_setting("+CIPRECONNINTV", "reconnintv", 1, Int("interval", lo=1, hi=36000), "cmd-AUTOCONNINT")
 
 
 # ------------------------------------------------------------------ AT+MDNS
