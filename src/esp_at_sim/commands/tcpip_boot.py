@@ -24,7 +24,7 @@ from esp_at_sim.services import tls
 from esp_at_sim.services.connections import ConnectFailed, open_client, start_server
 from esp_at_sim.services.links import Link, LinkTable
 from esp_at_sim.services.netif import IpConfig, NetIf
-from esp_at_sim.services.passthrough import PassthroughSender
+from esp_at_sim.services.passthrough import PassthroughSender, reconnect_interval
 
 
 async def _until_online(module: Module) -> None:
@@ -76,8 +76,7 @@ async def _client(module: Module, cfg: dict[str, Any]) -> None:
             break
         except (ConnectFailed, LookupError, OSError, tls.TlsError) as exc:
             module.chip_log(f"at-net: saved passthrough link failed: {exc}")
-        interval = int(module.settings.get("tcpip", "reconnintv", 1) or 1) * 0.1
-        await module.clock.sleep(interval)
+        await module.clock.sleep(reconnect_interval(module))
     sysmsg = int(module.settings.get("base", "sysmsg", 0) or 0)
     if sysmsg & 0x4:
         table.notice(table.fmt_connect(link))

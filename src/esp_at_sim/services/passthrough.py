@@ -27,6 +27,11 @@ PACKET = 2920
 HOLD_INPUT = 64 * 1024  # unsent bytes above which the UART is held
 
 
+def reconnect_interval(module: Module) -> float:
+    """Seconds between attempts to bring a passthrough link back (AT+CIPRECONNINTV, in 100 ms)."""
+    return int(module.settings.get("tcpip", "reconnintv", 1) or 1) * 0.1
+
+
 class PassthroughSender:
     """The passthrough sink: host bytes -> the link."""
 
@@ -158,7 +163,7 @@ class PassthroughSender:
         from esp_at_sim.services.tls import TlsError
 
         old = self.link
-        interval = int(self.module.settings.get("tcpip", "reconnintv", 1) or 1) * 0.1
+        interval = reconnect_interval(self.module)
         while not self.closed:
             await self.module.clock.sleep(interval)
             if self.closed:
