@@ -28,11 +28,11 @@ import time
 import tracemalloc
 from collections.abc import AsyncIterator, Callable
 
+from benchmarks.figures import Figures, measure_on, print_figures
 from esp_at_sim import AtHost, Module, World
 from esp_at_sim.services.ble import bare
 from esp_at_sim.world.clock import VirtualTimeLoop
 
-Figures = list[tuple[str, float, str]]
 ADDR = re.compile(rb'\+BLEADDR:"([0-9a-f:]{17})"')
 DISC = re.compile(rb'\+BTSTARTDISC:"([0-9a-f:]{17})"')
 TOTAL = 1 << 18  # bytes per throughput run
@@ -264,16 +264,11 @@ async def _all() -> Figures:
 
 
 def run(loop_factory: Callable[[], asyncio.AbstractEventLoop] = VirtualTimeLoop) -> Figures:
-    loop = loop_factory()
-    try:
-        return loop.run_until_complete(_all())
-    finally:
-        loop.close()
+    return measure_on(loop_factory, _all)
 
 
 def main() -> None:
-    for name, value, unit in run():
-        print(f"ble: {name:44s} {value:10.3f} {unit}")
+    print_figures("ble", run())
 
 
 if __name__ == "__main__":

@@ -20,13 +20,12 @@ import time
 import tracemalloc
 from collections.abc import Callable
 
+from benchmarks.figures import Figures, measure_on, print_figures
 from esp_at_sim import Module, World
 from esp_at_sim.world.clock import VirtualTimeLoop
 from esp_at_sim.world.wifi import AccessPointSpec, WifiAir
 from esp_at_sim.world.wifi_radio import Security
 from esp_at_sim.world.wpa import psk_pmk
-
-Figures = list[tuple[str, float, str]]
 
 
 def _world(aps: int, seed: str = "bench") -> World:
@@ -151,16 +150,11 @@ async def _all() -> Figures:
 
 
 def run(loop_factory: Callable[[], asyncio.AbstractEventLoop] = VirtualTimeLoop) -> Figures:
-    loop = loop_factory()
-    try:
-        return loop.run_until_complete(_all())
-    finally:
-        loop.close()
+    return measure_on(loop_factory, _all)
 
 
 def main() -> None:
-    for name, value, unit in run():
-        print(f"wifi: {name:42s} {value:10.3f} {unit}")
+    print_figures("wifi", run(), name_width=42)
 
 
 if __name__ == "__main__":
