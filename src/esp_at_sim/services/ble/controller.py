@@ -86,6 +86,21 @@ def to_hci(address: AirAddress) -> hci.Address:
     return hci.Address(bytes(reversed(address.value)), kind)
 
 
+def _no_connection(status: int, role: int) -> hci.HCI_LE_Connection_Complete_Event:
+    """The Connection Complete event of a connection that did not come about."""
+    return hci.HCI_LE_Connection_Complete_Event(
+        status=status,
+        connection_handle=0,
+        role=role,
+        peer_address_type=0,
+        peer_address=hci.Address.ANY,
+        connection_interval=0,
+        peripheral_latency=0,
+        supervision_timeout=0,
+        central_clock_accuracy=0,
+    )
+
+
 class _Node(RadioNode):
     """The controller's antenna: forwards what the air delivers."""
 
@@ -482,19 +497,7 @@ class AirController(ClassicMixin, Controller):
         if adv is self._legacy.air:
             self._legacy.air = None
             # high duty cycle directed advertising times out as a failed connection
-            self.send_hci_packet(
-                hci.HCI_LE_Connection_Complete_Event(
-                    status=reason,
-                    connection_handle=0,
-                    role=hci.Role.PERIPHERAL,
-                    peer_address_type=0,
-                    peer_address=hci.Address.ANY,
-                    connection_interval=0,
-                    peripheral_latency=0,
-                    supervision_timeout=0,
-                    central_clock_accuracy=0,
-                )
-            )
+            self.send_hci_packet(_no_connection(reason, hci.Role.PERIPHERAL))
         elif self._ext_air.get(adv.handle) is adv:
             self._stop_ext(adv.handle)
             self.send_hci_packet(
@@ -708,19 +711,7 @@ class AirController(ClassicMixin, Controller):
             return
         self._initiation = None
         self._initiation_command = None
-        self._later(
-            hci.HCI_LE_Connection_Complete_Event(
-                status=E.UNKNOWN_CONNECTION_IDENTIFIER_ERROR,
-                connection_handle=0,
-                role=hci.Role.CENTRAL,
-                peer_address_type=0,
-                peer_address=hci.Address.ANY,
-                connection_interval=0,
-                peripheral_latency=0,
-                supervision_timeout=0,
-                central_clock_accuracy=0,
-            )
-        )
+        self._later(_no_connection(E.UNKNOWN_CONNECTION_IDENTIFIER_ERROR, hci.Role.CENTRAL))
 
     # ------------------------------------------------------------ connections
     def _on_link_up(self, link: AirLink, initiation: Initiation | None, adv: AdvertisingSet | None) -> None:
