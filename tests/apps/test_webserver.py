@@ -19,6 +19,7 @@ from apps.brokers import free_port
 from apps.support import quiet
 from esp_at_sim import Module, World
 from esp_at_sim.world.scenario import parse_scenario
+from headless_chromium import CHROMIUM, FLAGS
 
 SSID, PASSWORD = "lab-ap", "password123"
 
@@ -132,9 +133,6 @@ async def test_parameters_and_page_from_the_file_system() -> None:
         assert m.heap.free > baseline
 
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
 class DevTools:
     """Headless Chromium driven over its DevTools protocol (websockets)."""
 
@@ -145,20 +143,7 @@ class DevTools:
 
     @classmethod
     async def launch(cls, profile: str) -> DevTools:
-        flags = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            f"--user-data-dir={profile}",
-            "--remote-debugging-port=0",
-            "about:blank",
-        ]
+        flags = [*FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"]
         proc = await asyncio.create_subprocess_exec(
             CHROMIUM, *flags, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
         )

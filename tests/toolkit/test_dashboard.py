@@ -12,23 +12,11 @@ from typing import Any
 import pytest
 
 from esp_at_sim.world_runner import WorldRunner
+from headless_chromium import CHROMIUM, FLAGS
 
 from .conftest import in_thread, start_runner, two_modules
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1400,1000",
-]
 
 pytestmark = [
     pytest.mark.skipif(
@@ -47,7 +35,7 @@ def browser() -> Iterator[Any]:
     profile = tempfile.mkdtemp(prefix="esp-at-sim-chromium-")
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for flag in [*FLAGS, f"--user-data-dir={profile}"]:
+    for flag in [*FLAGS, "--window-size=1400,1000", f"--user-data-dir={profile}"]:
         opts.add_argument(flag)
     driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
     try:
