@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from esp_at_sim import Module
+from esp_at_sim import AtHost, Module
 from esp_at_sim.device.nvs import NvsType
 from esp_at_sim.services.netif import IpConfig, NetIf
 from esp_at_sim.services.tls import WALL_CLOCK_OFFSET
@@ -37,6 +37,14 @@ async def quiet(m: Module) -> None:
     for cmd in ("ATE0", "AT+SYSLOG=1"):
         await m.host.send(cmd)
         await m.host.read_until(b"OK\r\n")
+
+
+async def send_after_prompt(h: AtHost, line: str, data: bytes) -> None:
+    """A sending command: the line, its data after the ``>`` prompt, then ``SEND OK``."""
+    await h.send(line)
+    await h.read_until(b">")
+    await h.write(data)
+    await h.expect(b"\r\nSEND OK\r\n")
 
 
 async def ready_for_apps(m: Module) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from websockets.asyncio.server import ServerConnection, serve
 
 from apps.brokers import LocalBroker, running_broker
-from apps.support import Pki, quiet
+from apps.support import Pki, quiet, send_after_prompt
 from esp_at_sim import Module
 from esp_at_sim.commands.mqtt import MqttLink
 
@@ -113,10 +113,7 @@ async def test_websocket_server_vanishing_mid_message(online: Module) -> None:
     try:
         await h.send(f'AT+WSOPEN=0,"ws://127.0.0.1:{port}/"')
         await h.read_until(b"OK\r\n")
-        await h.send("AT+WSSEND=0,2")
-        await h.read_until(b">")
-        await h.write(b"go")
-        await h.expect(b"\r\nSEND OK\r\n")
+        await send_after_prompt(h, "AT+WSSEND=0,2", b"go")
         # the piece that did arrive is reported, then the loss
         await h.expect(b"+WS_DATA:0,10,xxxxxxxxxx\r\n")
         await h.expect(b"+WS_DISCONNECTED:0\r\n")

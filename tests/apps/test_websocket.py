@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from apps.support import Pki, online_module, set_wall_clock
+from apps.support import Pki, online_module, send_after_prompt, set_wall_clock
 from esp_at_sim import Module
 
 
@@ -84,17 +84,11 @@ async def test_open_send_receive_close(online: Module, echo: EchoServer) -> None
     await h.expect(b"+WS_DATA:0,4,test\r\n")
     assert echo.received == ["test"]
     # binary frame
-    await h.send("AT+WSSEND=0,3,2")
-    await h.read_until(b">")
-    await h.write(b"\x00\x01\x02")
-    await h.expect(b"\r\nSEND OK\r\n")
+    await send_after_prompt(h, "AT+WSSEND=0,3,2", b"\x00\x01\x02")
     await h.expect(b"+WS_DATA:0,3,\x00\x01\x02\r\n")
     assert echo.received[-1] == b"\x00\x01\x02"
     # ping: the server's pong is reported
-    await h.send("AT+WSSEND=0,2,9")
-    await h.read_until(b">")
-    await h.write(b"hi")
-    await h.expect(b"\r\nSEND OK\r\n")
+    await send_after_prompt(h, "AT+WSSEND=0,2,9", b"hi")
     await h.expect(b"+WS_DATA:0,2,hi\r\n")
     await h.send("AT+WSCLOSE=0")
     await h.expect(b"\r\nOK\r\n")
@@ -109,33 +103,21 @@ async def test_fragments_and_data_formats(online: Module, echo: EchoServer) -> N
     await h.send(f'AT+WSOPEN=1,"ws://127.0.0.1:{echo.port}/"')
     await h.expect(b"+WS_CONNECTED:1\r\n\r\nOK\r\n")
     # send a fragmented text message: two frames
-    await h.send("AT+WSSEND=1,3,1,10000,0")
-    await h.read_until(b">")
-    await h.write(b"fra")
-    await h.expect(b"\r\nSEND OK\r\n")
-    await h.send("AT+WSSEND=1,3,0,10000,1")
-    await h.read_until(b">")
-    await h.write(b"gs!")
-    await h.expect(b"\r\nSEND OK\r\n")
+    await send_after_prompt(h, "AT+WSSEND=1,3,1,10000,0", b"fra")
+    await send_after_prompt(h, "AT+WSSEND=1,3,0,10000,1", b"gs!")
     await h.expect(b"+WS_DATA:1,6,frags!\r\n")
     assert echo.received[-1] == "frags!"
     # all metadata: opcode, fin, payload_len, offset, data_len, CRLF
     await h.send("AT+WSDATAFMT=1,0,63")
     await h.expect(b"\r\nOK\r\n")
-    await h.send("AT+WSSEND=1,9")
-    await h.read_until(b">")
-    await h.write(b"fragments")
-    await h.expect(b"\r\nSEND OK\r\n")
+    await send_after_prompt(h, "AT+WSSEND=1,9", b"fragments")
     # websockets ends a fragmented message with an empty FIN frame
     await h.expect(b"+WS_DATA:1,1,0,2,0,2,ab\r\n+WS_DATA:1,0,0,2,0,2,cd\r\n+WS_DATA:1,0,0,2,0,2,ef\r\n")
     await h.expect(b"+WS_DATA:1,0,1,0,0,0,\r\n")
     # message level: one line for the whole message, only payload_len, no CRLF
     await h.send("AT+WSDATAFMT=1,2,4")
     await h.expect(b"\r\nOK\r\n")
-    await h.send("AT+WSSEND=1,9")
-    await h.read_until(b">")
-    await h.write(b"fragments")
-    await h.expect(b"\r\nSEND OK\r\n")
+    await send_after_prompt(h, "AT+WSSEND=1,9", b"fragments")
     await h.expect(b"+WS_DATA:1,6,abcdef")
     # chunked level with a small buffer: a big frame arrives in pieces with offsets
     await h.send("AT+WSCLOSE=1")
@@ -146,10 +128,7 @@ async def test_fragments_and_data_formats(online: Module, echo: EchoServer) -> N
     await h.read_until(b"OK\r\n")
     await h.send(f'AT+WSOPEN=1,"ws://127.0.0.1:{echo.port}/"')
     await h.read_until(b"OK\r\n")
-    await h.send("AT+WSSEND=1,8")
-    await h.read_until(b">")
-    await h.write(b"big:3000")
-    await h.expect(b"\r\nSEND OK\r\n")
+    await send_after_prompt(h, "AT+WSSEND=1,8", b"big:3000")
     got = b""
     offset = 0
     while offset < 3000:
@@ -171,10 +150,7 @@ async def test_server_close_and_lost_link(online: Module, echo: EchoServer) -> N
     h = online.host
     await h.send(f'AT+WSOPEN=2,"ws://127.0.0.1:{echo.port}/"')
     await h.read_until(b"OK\r\n")
-    await h.send("AT+WSSEND=2,8")
-    await h.read_until(b">")
-    await h.write(b"close-me")
-    await h.expect(b"\r\nSEND OK\r\n")
+    await send_after_prompt(h, "AT+WSSEND=2,8", b"close-me")
     await h.expect(b"+WS_DISCONNECTED:2\r\n")
     await h.send("AT+WSOPEN?")
     await h.expect(f'+WSOPEN:2,0,"ws://127.0.0.1:{echo.port}/"\r\n\r\nOK\r\n'.encode())
@@ -185,10 +161,7 @@ async def test_server_close_and_lost_link(online: Module, echo: EchoServer) -> N
     # an abrupt loss: reported, then the client reconnects by itself
     await h.send(f'AT+WSOPEN=2,"ws://127.0.0.1:{echo.port}/"')
     await h.read_until(b"OK\r\n")
-    await h.send("AT+WSSEND=2,7")
-    await h.read_until(b">")
-    await h.write(b"drop-me")
-    await h.expect(b"\r\nSEND OK\r\n")
+    await send_after_prompt(h, "AT+WSSEND=2,7", b"drop-me")
     await h.expect(b"+WS_DISCONNECTED:2\r\n")
     await h.expect(b"+WS_CONNECTED:2\r\n", timeout=30)
     assert len(echo.conns) == 3
@@ -250,10 +223,7 @@ async def test_wss_with_mutual_authentication(tmp_path: Path) -> None:
             m.world.dns["localhost"] = "127.0.0.1"
             await h.send(f'AT+WSOPEN=0,"wss://localhost:{server.port}/"')
             await h.expect(b"+WS_CONNECTED:0\r\n\r\nOK\r\n")
-            await h.send("AT+WSSEND=0,4")
-            await h.read_until(b">")
-            await h.write(b"test")
-            await h.expect(b"\r\nSEND OK\r\n")
+            await send_after_prompt(h, "AT+WSSEND=0,4", b"test")
             await h.expect(b"+WS_DATA:0,4,test\r\n")
             await h.send("AT+WSCLOSE=0")
             await h.read_until(b"+WS_CLOSED:0\r\n")

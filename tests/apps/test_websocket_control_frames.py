@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import WSMsgType, web
 
-from apps.support import online_module
+from apps.support import online_module, send_after_prompt
 
 
 class FrameServer:
@@ -71,10 +71,7 @@ async def test_ping_pong_and_close_opcodes(server: FrameServer) -> None:
         await h.expect(b"+WS_DATA:0,9,pong:abcd\r\n")
         assert server.frames[-1][:2] == (WSMsgType.PING, b"abcd")
         # an unsolicited pong: the server sees it, nothing comes back
-        await h.send("AT+WSSEND=0,3,10")
-        await h.read_until(b">")
-        await h.write(b"xyz")
-        await h.expect(b"\r\nSEND OK\r\n")
+        await send_after_prompt(h, "AT+WSSEND=0,3,10", b"xyz")
         for _ in range(100):
             if server.frames[-1][0] is WSMsgType.PONG:
                 break
@@ -85,10 +82,7 @@ async def test_ping_pong_and_close_opcodes(server: FrameServer) -> None:
         await h.send("AT+WSSEND=0,126,10")
         await h.expect(b"ERR CODE:0x01070001\r\n\r\nERROR\r\n")
         # a close frame with status 1000 ("\x03\xe8") and a reason: the server answers it
-        await h.send("AT+WSSEND=0,6,8")
-        await h.read_until(b">")
-        await h.write(b"\x03\xe8done")
-        await h.expect(b"\r\nSEND OK\r\n")
+        await send_after_prompt(h, "AT+WSSEND=0,6,8", b"\x03\xe8done")
         await asyncio.wait_for(server.closed.wait(), 10)
         assert server.frames[-1][:3] == (WSMsgType.CLOSE, 1000, "done")
         await h.expect(b"+WS_DISCONNECTED:0\r\n", timeout=10)
