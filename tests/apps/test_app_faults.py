@@ -11,11 +11,7 @@ from apps.brokers import LocalBroker, running_broker
 from apps.support import Pki, quiet, send_after_prompt
 from esp_at_sim import Module
 from esp_at_sim.commands.mqtt import MqttLink
-
-
-async def _sysram(m: Module) -> int:
-    r = await m.host.command("AT+SYSRAM?")
-    return int(r.lines[-1].split(b":")[1].split(b",")[0])
+from sysram import free_heap
 
 
 async def test_mqtt_keepalive_follows_the_world_clock(online: Module) -> None:
@@ -47,20 +43,20 @@ async def test_mqtt_keepalive_follows_the_world_clock(online: Module) -> None:
 
 async def test_broker_going_away_and_heap_baseline(online: Module) -> None:
     h = online.host
-    baseline = await _sysram(online)
+    baseline = await free_heap(online.host)
     async with running_broker() as broker:
         await h.send('AT+MQTTUSERCFG=0,1,"gone","","",0,0,""')
         await h.read_until(b"OK\r\n")
         await h.send(f'AT+MQTTCONN=0,"127.0.0.1",{broker.tcp},0')
         await h.read_until(b"OK\r\n")
-        assert await _sysram(online) < baseline
+        assert await free_heap(online.host) < baseline
     # the broker shut down: the link ends, the host is told
     await h.read_until(b"+MQTTDISCONNECTED:0\r\n", timeout=10)
     await h.send('AT+MQTTPUB=0,"t","x",0,0')
     await h.expect(b"ERR CODE:0x010a6051\r\n\r\nERROR\r\n")
     await h.send("AT+MQTTCLEAN=0")
     await h.expect(b"\r\nOK\r\n")
-    assert await _sysram(online) == baseline
+    assert await free_heap(online.host) == baseline
 
 
 async def test_tls_verification_failures_leave_nothing_behind(online: Module, tmp_path: Path) -> None:
@@ -73,7 +69,7 @@ async def test_tls_verification_failures_leave_nothing_behind(online: Module, tm
     server = await serve(echo, "127.0.0.1", 0, ssl=pki.server_context())
     port = server.sockets[0].getsockname()[1]
     h = online.host
-    baseline = await _sysram(online)
+    baseline = await free_heap(online.host)
     try:
         # the factory CA does not know the test server
         await h.send("AT+WSCFG=0,10,120,1024,2,0,0")
@@ -84,7 +80,7 @@ async def test_tls_verification_failures_leave_nothing_behind(online: Module, tm
         await h.expect(b"\r\nOK\r\n")
         await h.send(f'AT+HTTPCGET="https://127.0.0.1:{port}/"')
         await h.expect(b"ERR CODE:0x010a7000\r\n\r\nERROR\r\n")
-        assert await _sysram(online) == baseline
+        assert await free_heap(online.host) == baseline
         # without verification the same server is fine
         await h.send("AT+WSCFG=0,10,120,1024,0,0,0")
         await h.expect(b"\r\nOK\r\n")
@@ -92,7 +88,7 @@ async def test_tls_verification_failures_leave_nothing_behind(online: Module, tm
         await h.expect(b"+WS_CONNECTED:0\r\n\r\nOK\r\n")
         await h.send("AT+WSCLOSE=0")
         await h.read_until(b"+WS_CLOSED:0\r\n")
-        assert await _sysram(online) == baseline
+        assert await free_heap(online.host) == baseline
     finally:
         server.close()
         await server.wait_closed()
@@ -109,7 +105,7 @@ async def test_websocket_server_vanishing_mid_message(online: Module) -> None:
     server = await serve(half, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     h = online.host
-    baseline = await _sysram(online)
+    baseline = await free_heap(online.host)
     try:
         await h.send(f'AT+WSOPEN=0,"ws://127.0.0.1:{port}/"')
         await h.read_until(b"OK\r\n")
@@ -121,7 +117,7 @@ async def test_websocket_server_vanishing_mid_message(online: Module) -> None:
         await h.read_until(b"+WS_CLOSED:0\r\n")
         r = await h.command("AT")
         assert r.ok
-        assert await _sysram(online) == baseline
+        assert await free_heap(online.host) == baseline
     finally:
         server.close()
         await server.wait_closed()

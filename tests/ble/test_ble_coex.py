@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from ble.ble_helpers import connect, modules, ok, server_advertising
 from ble.test_ble_spp import leave, pump
 from esp_at_sim import AtHost, Module, World
 from esp_at_sim.world.wifi import AccessPointSpec, WifiAir
 from esp_at_sim.world.wifi_radio import Security
-
-SYSRAM = re.compile(rb"\+SYSRAM:(\d+),(\d+)")
+from sysram import free_heap
 
 
 async def _spp(s: AtHost, c: AtHost) -> None:
@@ -64,30 +61,24 @@ async def test_wifi_connection_slows_ble_throughput() -> None:
         assert again / alone < 1.3, (alone, again)
 
 
-async def _free(host: AtHost) -> int:
-    m = SYSRAM.search(await ok(host, "AT+SYSRAM?"))
-    assert m
-    return int(m.group(1))
-
-
 async def test_bluetooth_takes_heap_visible_in_sysram() -> None:
     async with modules(("esp32", "srv"), ("esp32", "cli")) as (srv, cli):
         s, c = srv.host, cli.host
-        before = await _free(s)
+        before = await free_heap(s)
         await ok(s, "AT+BLEINIT=2")
-        inited = await _free(s)
+        inited = await free_heap(s)
         assert before - inited > 20_000  # the controller and host stacks
         await ok(s, "AT+BLEGATTSSRVCRE")
-        tables = await _free(s)
+        tables = await free_heap(s)
         assert inited > tables
         await ok(s, "AT+BLEADVSTART")
         addr = (await ok(s, "AT+BLEADDR?")).split(b'"')[1].decode()
         await ok(c, "AT+BLEINIT=1")
         await connect(c, s, addr)
-        connected = await _free(s)
+        connected = await free_heap(s)
         assert tables > connected
         await ok(c, "AT+BLEDISCONN=0")
         await s.read_until(b"+BLEDISCONN:", timeout=5)
-        assert await _free(s) > connected
+        assert await free_heap(s) > connected
         await ok(s, "AT+BLEINIT=0")
-        assert abs(await _free(s) - before) < 4096
+        assert abs(await free_heap(s) - before) < 4096

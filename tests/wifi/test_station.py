@@ -8,6 +8,7 @@ import re
 from esp_at_sim import Module
 from esp_at_sim.services.netif import NetIf
 from esp_at_sim.world.wifi import WifiAir
+from sysram import free_heap
 
 from .support import default_world, join, quiet, world_with
 
@@ -346,15 +347,15 @@ async def test_cwinit_releases_the_driver_memory() -> None:
         await quiet(m)
         h = m.host
         await join(m)
-        free = int((await h.command("AT+SYSRAM?")).lines[0].split(b":")[1].split(b",")[0])
+        free = await free_heap(h)
         assert (await h.command("AT+CWINIT=0")).lines == [b"WIFI DISCONNECT"]
         assert "sta" not in m.service(NetIf).interfaces
-        freed = int((await h.command("AT+SYSRAM?")).lines[0].split(b":")[1].split(b",")[0])
+        freed = await free_heap(h)
         assert freed - free > 40_000
         for line in ("AT+CWMODE?", "AT+CWJAP?", "AT+CWLAP"):
             assert (await h.command(line)).final == b"ERROR"
         assert (await h.command("AT+CWINIT=1")).ok
-        assert int((await h.command("AT+SYSRAM?")).lines[0].split(b":")[1].split(b",")[0]) == free
+        assert await free_heap(h) == free
         # deinitialised at a reset: the next boot has the driver (and its memory) again
         assert (await h.command("AT+CWINIT=0")).ok
         await h.send("AT+RST")
