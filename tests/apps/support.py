@@ -19,6 +19,7 @@ from esp_at_sim import AtHost, Module
 from esp_at_sim.device.nvs import NvsType
 from esp_at_sim.services.netif import IpConfig, NetIf
 from esp_at_sim.services.tls import WALL_CLOCK_OFFSET
+from host_setup import quiet
 
 
 def go_online(m: Module, ip: str = "192.168.4.2") -> None:
@@ -33,12 +34,6 @@ def set_wall_clock(m: Module) -> None:
     m.vars[WALL_CLOCK_OFFSET] = time.time() - m.clock.now()
 
 
-async def quiet(m: Module) -> None:
-    for cmd in ("ATE0", "AT+SYSLOG=1"):
-        await m.host.send(cmd)
-        await m.host.read_until(b"OK\r\n")
-
-
 async def send_after_prompt(h: AtHost, line: str, data: bytes) -> None:
     """A sending command: the line, its data after the ``>`` prompt, then ``SEND OK``."""
     await h.send(line)
@@ -50,7 +45,7 @@ async def send_after_prompt(h: AtHost, line: str, data: bytes) -> None:
 async def ready_for_apps(m: Module) -> None:
     """Station up, echo off and error codes on: where every application test starts."""
     go_online(m)
-    await quiet(m)
+    await quiet(m, syslog=True)
 
 
 @contextlib.asynccontextmanager

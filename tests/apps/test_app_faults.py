@@ -8,9 +8,10 @@ from pathlib import Path
 from websockets.asyncio.server import ServerConnection, serve
 
 from apps.brokers import LocalBroker, running_broker
-from apps.support import Pki, quiet, send_after_prompt
+from apps.support import Pki, send_after_prompt
 from esp_at_sim import Module
 from esp_at_sim.commands.mqtt import MqttLink
+from host_setup import quiet
 from sysram import free_heap
 
 
@@ -133,7 +134,7 @@ async def test_module_reset_in_the_middle_of_everything(online: Module) -> None:
         await h.read_until(b"OK\r\n")
         await h.send("AT+RST")
         await h.read_until(b"ready\r\n")
-        await quiet(online)
+        await quiet(online, syslog=True)
         r = await h.command("AT+MQTTCONN?")
         assert b'+MQTTCONN:0,0,0,"","","",0' in r.raw
         assert online.heap.live() == []

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from apps.support import quiet
 from esp_at_sim import Module
 from esp_at_sim.services.netif import NetIf
 from esp_at_sim.world.faults import inject
 from esp_at_sim.world.scenario import parse_scenario
+from host_setup import quiet
 
 LAN = {"ethernet": {"subnet": "192.168.105.0/24"}}
 
@@ -19,7 +19,7 @@ async def test_dhcp_at_boot_and_query() -> None:
         h = m.host
         await h.expect(b"+ETH_CONNECTED\r\n", timeout=10)
         await h.expect(b"+ETH_GOT_IP:192.168.105.100\r\n", timeout=10)
-        await quiet(m)
+        await quiet(m, syslog=True)
         await h.send("AT+CIPETH?")
         await h.expect(
             b'+CIPETH:ip:"192.168.105.100"\r\n+CIPETH:gateway:"192.168.105.1"\r\n'
@@ -36,7 +36,7 @@ async def test_static_ip_mac_and_cable_faults() -> None:
         h = m.host
         await h.read_until(b"+ETH_GOT_IP:", timeout=10)
         await h.read_until(b"\r\n")
-        await quiet(m)
+        await quiet(m, syslog=True)
         await h.send('AT+CIPETH="192.168.105.50","192.168.105.1","255.255.255.0"')
         await h.expect(b"+ETH_GOT_IP:192.168.105.50\r\n\r\nOK\r\n")
         await h.send("AT+CWDHCP?")
@@ -65,7 +65,7 @@ async def test_a_link_between_two_modules_over_the_wire() -> None:
         for m in (a, b):
             await m.host.read_until(b"+ETH_GOT_IP:", timeout=10)
             await m.host.read_until(b"\r\n")
-            await quiet(m)
+            await quiet(m, syslog=True)
         ip_a = a.service(NetIf).address("eth")
         assert ip_a is not None and ip_a != b.service(NetIf).address("eth")
         for cmd in ("AT+CIPMUX=1", "AT+CIPSERVER=1,8081"):
@@ -83,7 +83,7 @@ async def test_a_link_between_two_modules_over_the_wire() -> None:
 
 async def test_no_ethernet_elsewhere_and_factplcp() -> None:
     async with Module.start("esp32c3") as m:
-        await quiet(m)
+        await quiet(m, syslog=True)
         r = await m.host.command("AT+CIPETH?")
         assert r.final == b"ERROR"
         r = await m.host.command("AT+FACTPLCP=1,1")

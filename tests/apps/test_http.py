@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from apps.support import Pki, online_module, quiet, set_wall_clock
+from apps.support import Pki, online_module, set_wall_clock
 from esp_at_sim import Module
+from host_setup import quiet
 
 PATTERN = bytes(range(256)) * 16  # 4 KiB
 
@@ -276,7 +277,7 @@ async def test_long_url_and_global_headers(online: Module, server: str) -> None:
 
 async def test_no_network_and_bad_urls() -> None:
     async with Module.start("esp32c3") as m:
-        await quiet(m)
+        await quiet(m, syslog=True)
         await m.host.send('AT+HTTPCGET="http://127.0.0.1:80/"')
         await m.host.expect(b"ERR CODE:0x010a7000\r\n\r\nERROR\r\n")
         await m.host.send('AT+HTTPCGET="ftp://x/"')

@@ -16,10 +16,10 @@ import aiohttp
 import pytest
 
 from apps.brokers import free_port
-from apps.support import quiet
 from esp_at_sim import Module, World
 from esp_at_sim.world.scenario import parse_scenario
 from headless_chromium import CHROMIUM, FLAGS
+from host_setup import quiet
 
 SSID, PASSWORD = "lab-ap", "password123"
 
@@ -38,7 +38,7 @@ async def _serve(m: Module, port: int, timeout: int = 25) -> None:
 @pytest.fixture
 async def provisioner() -> AsyncIterator[tuple[Module, str]]:
     async with Module.start("esp32c3", world=_world()) as m:
-        await quiet(m)
+        await quiet(m, syslog=True)
         port = free_port()
         await _serve(m, port)
         yield m, f"http://127.0.0.1:{port}"
@@ -110,7 +110,7 @@ async def test_wrong_password_and_wrong_mode(provisioner: tuple[Module, str]) ->
 
 async def test_parameters_and_page_from_the_file_system() -> None:
     async with Module.start("esp32c3", world=_world()) as m:
-        await quiet(m)
+        await quiet(m, syslog=True)
         h = m.host
         for bad in ("AT+WEBSERVER=1,80,20", "AT+WEBSERVER=1,80,61", "AT+WEBSERVER=2", "AT+WEBSERVER=1,80"):
             r = await h.command(bad)
@@ -188,7 +188,7 @@ async def test_headless_chromium_submits_the_form() -> None:
     browser: DevTools | None = None
     try:
         async with Module.start("esp32c3", world=_world()) as m:
-            await quiet(m)
+            await quiet(m, syslog=True)
             port = free_port()
             await _serve(m, port)
             browser = await DevTools.launch(profile)

@@ -8,6 +8,7 @@ from esp_at_sim import Module, World
 from esp_at_sim.errors import ConfigError
 from esp_at_sim.world.peripherals import Peripherals
 from esp_at_sim.world.scenario import parse_scenario
+from host_setup import quiet
 
 SCENARIO = {
     "peripheral": [
@@ -25,16 +26,10 @@ def _world() -> World:
     return parse_scenario(SCENARIO).build_world()
 
 
-async def _quiet(m: Module) -> None:
-    for cmd in ("ATE0", "AT+SYSLOG=1"):
-        await m.host.send(cmd)
-        await m.host.read_until(b"OK\r\n")
-
-
 async def test_adc_reads_declared_inputs() -> None:
     async with Module.start("esp32c3", world=_world()) as m:
         h = m.host
-        await _quiet(m)
+        await quiet(m, syslog=True)
         await h.send("AT+DRVADC=0,0")  # 375 mV of 750 mV full scale
         await h.expect(b"+DRVADC:2048\r\n\r\nOK\r\n")
         await h.send("AT+DRVADC=0,3")  # same voltage, 11 dB: 2500 mV full scale
@@ -66,7 +61,7 @@ async def test_pwm_init_duty_fade_visible_on_world() -> None:
     world = World()
     async with Module.start("esp32c3", world=world) as m:
         h = m.host
-        await _quiet(m)
+        await quiet(m, syslog=True)
         parts = world.extension(Peripherals)
         await h.send("AT+DRVPWMDUTY=10")
         await h.expect(b"ERR CODE:0x010a0000\r\n\r\nERROR\r\n")
@@ -100,7 +95,7 @@ async def test_i2c_temperature_sensor_and_register_device() -> None:
     world = _world()
     async with Module.start("esp32", world=world) as m:
         h = m.host
-        await _quiet(m)
+        await quiet(m, syslog=True)
         await h.send("AT+DRVI2CRD=0,0x48,2")
         await h.expect(b"ERR CODE:0x010a0000\r\n\r\nERROR\r\n")  # not initialised
         await h.send("AT+DRVI2CINIT=0,25,26,100000")
@@ -153,7 +148,7 @@ async def test_spi_flash_jedec_program_read_erase() -> None:
     world = _world()
     async with Module.start("esp32c3", world=world) as m:
         h = m.host
-        await _quiet(m)
+        await quiet(m, syslog=True)
         await h.send("AT+DRVSPIINIT=1000000,0,0,0,0")  # pins first
         await h.expect(b"ERR CODE:0x010a0000\r\n\r\nERROR\r\n")
         await h.send("AT+DRVSPICONFGPIO=7,2,6,10")

@@ -7,18 +7,12 @@ from pathlib import Path
 
 from esp_at_sim import Module
 from esp_at_sim.services.fs import volume
-
-
-async def _quiet(m: Module) -> None:
-    await m.host.send("ATE0")
-    await m.host.read_until(b"OK\r\n")
-    await m.host.send("AT+SYSLOG=1")
-    await m.host.read_until(b"OK\r\n")
+from host_setup import quiet
 
 
 async def test_write_read_size_list_md5_delete(module: Module) -> None:
     h = module.host
-    await _quiet(module)
+    await quiet(module, syslog=True)
     await h.send('AT+FS=1,1,"cert.pem",0,10')
     await h.expect(b"\r\nOK\r\n\r\n>")
     await h.write(b"0123456789")
@@ -50,7 +44,7 @@ async def test_write_read_size_list_md5_delete(module: Module) -> None:
 
 async def test_space_query_and_full_volume(module: Module) -> None:
     h = module.host
-    await _quiet(module)
+    await quiet(module, syslog=True)
     total = 100 * 1024  # the ESP32-C3's fs_storage partition
     await h.send("AT+FS=1,6")
     await h.expect(f"+FS:{total - 8192},{total}\r\n\r\nOK\r\n".encode())
@@ -67,7 +61,7 @@ async def test_space_query_and_full_volume(module: Module) -> None:
 
 async def test_bad_parameters(module: Module) -> None:
     h = module.host
-    await _quiet(module)
+    await quiet(module, syslog=True)
     await h.send('AT+FS=0,4,"."')  # FATFS on a LittleFS build
     await h.expect(b"ERR CODE:0x01070000\r\n\r\nERROR\r\n")
     await h.send('AT+FS=1,2,"x"')  # read needs offset and length
@@ -84,7 +78,7 @@ async def test_bad_parameters(module: Module) -> None:
 
 async def test_mount_holds_ram_and_unmount_returns_it(module: Module) -> None:
     h = module.host
-    await _quiet(module)
+    await quiet(module, syslog=True)
     before = module.heap.free
     await h.send("AT+FSMOUNT=1")
     await h.expect(b"\r\nOK\r\n")

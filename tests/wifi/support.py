@@ -7,6 +7,7 @@ from typing import Any
 
 from esp_at_sim import Module, World
 from esp_at_sim.world.scenario import load_scenario, parse_scenario
+from host_setup import quiet as quiet  # re-exported: the Wi-Fi tests import it with the rest of this module
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,15 +21,6 @@ def world_with(*aps: dict[str, Any], seed: str = "test", **tables: Any) -> World
     data: dict[str, Any] = {"world": {"seed": seed}, "access_point": list(aps)}
     data.update(tables)
     return parse_scenario(data).build_world()
-
-
-async def quiet(m: Module, syslog: bool = False) -> None:
-    """Echo off (and AT+SYSLOG=1), so replies are easy to compare."""
-    await m.host.send("ATE0")
-    await m.host.read_until(b"OK\r\n")
-    if syslog:
-        await m.host.send("AT+SYSLOG=1")
-        await m.host.read_until(b"OK\r\n")
 
 
 async def join(m: Module, ssid: str = "esp-at-sim", pwd: str = "espressif", timeout: float = 30) -> bytes:
