@@ -207,6 +207,8 @@ async def test_will_on_abrupt_loss_and_reconnect(online: Module, broker: LocalBr
         await h.expect(b"ERR CODE:0x010a6051\r\n\r\nERROR\r\n")
         # reconnect=1: the client comes back by itself and resubscribes
         await h.expect(f'+MQTTCONNECTED:0,1,"127.0.0.1","{broker.tcp}","",1\r\n'.encode(), timeout=30)
+        # the URC comes with the CONNACK; the renewed SUBSCRIBE still has to cross the air
+        await asyncio.sleep(0.1)
         await peer.publish("cmd", b"again", qos=0)
         await h.expect(b'+MQTTSUBRECV:0,"cmd",5,again\r\n')
         # a reset is an abrupt loss too

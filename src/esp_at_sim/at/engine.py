@@ -21,6 +21,13 @@ which returns the bytes to write and advances the state (see ``state.py``).
   seconds of silence before and after and less than ``guard`` between the
   plus signs, leaves. ``next_deadline()``/``tick(now)`` let the caller decide
   the trailing guard without the engine owning a clock.
+
+Three switches model firmware quirks (all off by default; the device layer
+sets them from the module's quirks): ``busy_window`` answers ``busy p...`` to
+input that starts within that many seconds after a final result (the AT task
+has not yet let go of the port); ``busy_keeps_line`` still runs the first
+command line that was answered ``busy p...``, once the running command ends;
+``deaf_until`` drops every byte received before that time.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from esp_at_sim.at.events import (
     EndPassthrough,
     Final,
     InEvent,
+    InputDropped,
     OutEvent,
     PassthroughData,
     PassthroughExit,
@@ -79,12 +87,32 @@ class AtEngine:
         self._plus = 0
         self._plus_last = 0.0
         self._plus_held = bytearray()
+        # firmware quirks (see the module docstring)
+        self.busy_window = 0.0
+        self.busy_keeps_line = False
+        self.deaf_until = float("-inf")
+        self._final_at = float("-inf")
 
     # ----------------------------------------------------------------- input
     def receive_data(self, data: bytes, now: float) -> bytes:
         """Feed bytes from the host; returns what the module answers at once."""
         out = bytearray()
+        if data and now < self.deaf_until and self.state is not EngineState.OFF:
+            self._events.append(InputDropped(bytes(data)))
+            return b""
         if data:
+            if (
+                self.busy_window
+                and self.state is EngineState.COMMAND
+                and not self._line
+                and now - self._final_at < self.busy_window
+            ):
+                out += render.busy(self.syslog)
+                self._events.append(BusyRejected(bytes(data)))
+                if not self.busy_keeps_line:
+                    self._last_rx = now
+                    return bytes(out)
+                # with busy_keeps_line the refused line still runs, right behind the busy
             self._feed(bytes(data), now, out)
             self._last_rx = now
         return bytes(out)
@@ -128,6 +156,11 @@ class AtEngine:
                 rest = data[i:]
                 out += render.busy(self.syslog)
                 self._events.append(BusyRejected(rest))
+                if self.busy_keeps_line and not self._pending:
+                    # the line still reaches the command queue and runs after this one
+                    end = rest.find(b"\n")
+                    if end >= 0:
+                        self._pending += rest[: end + 1]
                 return
             elif st is EngineState.DATA:
                 i = self._feed_counted(data, i, now)
@@ -294,6 +327,7 @@ class AtEngine:
                     extra = bytearray()
                     self._feed(pending, now, extra)
                     data += bytes(extra)
+                self._final_at = now
         elif isinstance(event, Prompt):
             if event.passthrough:
                 self.state = next_state(self.state, Trigger.PASSTHROUGH)

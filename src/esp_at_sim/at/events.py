@@ -60,7 +60,14 @@ class BusyRejected:
     data: bytes
 
 
-InEvent = CommandLine | BadLine | DataReceived | PassthroughData | PassthroughExit | BusyRejected
+@dataclass(frozen=True, slots=True)
+class InputDropped:
+    """Bytes the port ignored without a word (the engine's ``deaf_until``)."""
+
+    data: bytes
+
+
+InEvent = CommandLine | BadLine | DataReceived | PassthroughData | PassthroughExit | BusyRejected | InputDropped
 
 # --------------------------------------------------------------- output events
 

@@ -143,6 +143,8 @@ async def _notify(ctx: CommandContext, conn: int, srv: int, char: int, length: i
     # the client must have switched them on in the CCCD
     if not g.cccd(srv, char) & (0x02 if indicate else 0x01):
         raise fail()
+    if conn in ctx.module.vars.get("ble_mtu_reset", ()) and length > 20:
+        raise fail()  # the ble_mtu_reset_others quirk: this link is back at MTU 23
     data = await ctx.prompt(length)
     if not data.complete:
         raise fail()

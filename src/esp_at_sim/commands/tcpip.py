@@ -384,9 +384,13 @@ async def _cipstatus(ctx: CommandContext) -> None:
     t = links_of(ctx)
     netif = ctx.module.service(NetIf)
     live = _live(t)
-    if STA not in netif.interfaces:
+    if t.ever_linked and "cipstatus_stale" in ctx.module.quirks:
+        # the quirk: once a link was made, status 3 stays, after the links close
+        # and even after Wi-Fi is lost
+        stat = 3
+    elif STA not in netif.interfaces:
         stat = 5 if ctx.module.vars.get("wifi_sta_started", True) else 0
-    elif live or (t.ever_linked and "cipstatus_stale" in ctx.module.quirks):
+    elif live:
         stat = 3
     elif t.ever_linked:
         stat = 4

@@ -7,17 +7,12 @@ from pathlib import Path
 
 from esp_at_sim.device.builds import check_generation
 from esp_at_sim.device.profiles import ChipProfile, get_profile
+from esp_at_sim.device.quirks import QUIRKS
 from esp_at_sim.errors import ConfigError
 
 #: Firmware quirks a module can switch on, so drivers can prove they survive them
-#: (see ../shared/notes/field-reports.md and the README).
-KNOWN_QUIRKS = frozenset(
-    {
-        "busy_after_ok",  # a stray "busy p..." may follow OK when input arrives right after it
-        "boot_log_on_at_port",  # ROM boot log on the AT port (ESP8266 wiring, UART0 as AT port)
-        "cipstatus_stale",  # AT+CIPSTATUS keeps reporting status 3 after links close
-    }
-)
+#: (the catalogue is in device/quirks.py and the README).
+KNOWN_QUIRKS = frozenset(QUIRKS)
 
 
 @dataclass(frozen=True)
@@ -47,7 +42,7 @@ class ModuleConfig:
             raise ConfigError(f"invalid module name {self.name!r}")
         unknown = set(self.quirks) - KNOWN_QUIRKS
         if unknown:
-            raise ConfigError(f"unknown quirks: {', '.join(sorted(unknown))}")
+            raise ConfigError(f"unknown quirks: {', '.join(sorted(unknown))}; known: {', '.join(sorted(QUIRKS))}")
         if isinstance(self.command_sets, str) and self.command_sets not in ("all", "official"):
             raise ConfigError("command_sets must be 'all', 'official' or a list of groups")
         if self.boot_time is not None and self.boot_time < 0:

@@ -50,6 +50,7 @@ from esp_at_sim.device.context import CommandContext, PassthroughSink
 from esp_at_sim.device.heap import Heap
 from esp_at_sim.device.nvs import Nvs
 from esp_at_sim.device.profiles import ChipProfile
+from esp_at_sim.device.quirks import after_passthrough, configure_engine
 from esp_at_sim.device.scheduler import OutputScheduler
 from esp_at_sim.device.scope import TaskScope
 from esp_at_sim.device.settings import Settings
@@ -273,6 +274,7 @@ class Module:
         self.set_uart_baud(default_uart_config(self).baudrate)
         self.output.filter = None  # AT+SYSMSGFILTER is RAM state
         self.engine = AtEngine(powered=False, max_line=256)
+        configure_engine(self)
         ready_after = self.config.ready_after
         elapsed = 0.0
         for at, line in boot_log(self.profile, reason, ready_after, self.firmware, self.factory, self.boot_count):
@@ -405,6 +407,7 @@ class Module:
                 self.output.hold(False)
                 if sink is not None:
                     sink.on_exit()
+                after_passthrough(self)
                 self.notify("passthrough_exit")
             elif isinstance(ev, BusyRejected):
                 self.notify("busy", data=ev.data)

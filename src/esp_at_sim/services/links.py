@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from esp_at_sim.device.heap import Allocation
 from esp_at_sim.services.netif import IpConfig, NetIf
+from esp_at_sim.world.latency import DelayLine, latency_of
 from esp_at_sim.world.net import Address, ip_text, is_ipv6
 
 if TYPE_CHECKING:
@@ -212,6 +213,13 @@ class Link:
             self.table.schedule(self)
 
     def on_datagram(self, data: bytes, addr: Address) -> None:
+        air = self.table.air()
+        if air is not None:
+            air[1].push(lambda: self._take_datagram(data, addr))  # it crosses the module's air first
+            return
+        self._take_datagram(data, addr)
+
+    def _take_datagram(self, data: bytes, addr: Address) -> None:
         if self.gone:
             return
         loss = self.table.fabric.udp_loss.get(self.table.module.name, 0.0)
@@ -358,6 +366,14 @@ class Link:
                 raise SendFailed(f"no IPv6 route to {dst[0]}") from None
         else:
             src_ip = netif.source_ip(dst[0]) if netif.online else "0.0.0.0"
+        air = self.table.air()
+        if air is not None:
+            air[0].push(lambda: self._emit_datagram(data, dst, src_ip))
+            return
+        self._emit_datagram(data, dst, src_ip)
+
+    def _emit_datagram(self, data: bytes, dst: Address, src_ip: str) -> None:
+        fabric = self.table.fabric
         if fabric.is_virtual(dst[0]):
             fabric.send_udp((src_ip, self.local_port), dst, data)
             return
@@ -371,9 +387,11 @@ class Link:
             return
         self.table.remove(self)
         transport, self.transport = self.transport, None
-        if transport is not None and not transport.is_closing():
+        if transport is not None and abort:
+            transport.abort()  # also when a close is under way: nothing may outlive the link
+        elif transport is not None and not transport.is_closing():
             opts = self.table.tcp_options(self.id)
-            if abort or opts.so_linger == 0:
+            if opts.so_linger == 0:
                 transport.abort()
             else:
                 transport.close()
@@ -448,6 +466,7 @@ class LinkTable:
         self._wake = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._rand_state = 0x2545F491
+        self._air: tuple[DelayLine, DelayLine] | None = None
         self.netif.listen(self._on_netif)
         module.scope.on_close(self.close_all_quietly)
         saved = module.settings.get("tcpip", "tcpopt")
@@ -474,6 +493,17 @@ class LinkTable:
         x ^= (x << 5) & 0xFFFFFFFF
         self._rand_state = x & 0xFFFFFFFF
         return self._rand_state / 0xFFFFFFFF
+
+    def air(self) -> tuple[DelayLine, DelayLine] | None:
+        """The module's air for datagrams (out, in), or None when it has no latency."""
+        latency = latency_of(self.module.world)
+        if not latency.active(self.module.name):
+            return None
+        if self._air is None:
+            delay = latency.sampler(self.module.name)
+            clock = self.module.clock
+            self._air = (DelayLine(clock, delay, _unused), DelayLine(clock, delay, _unused))
+        return self._air
 
     # ------------------------------------------------------------- ids
     def free_id(self) -> int | None:
@@ -619,6 +649,9 @@ class LinkTable:
         for link in list(self.links.values()):
             link.close(abort=True)
         self._ready.clear()
+        if self._air is not None:
+            for line in self._air:
+                line.clear()
 
     def stop_server(self, close_links: bool) -> list[Link]:
         closed: list[Link] = []
@@ -630,3 +663,7 @@ class LinkTable:
                 link.close()
                 closed.append(link)
         return closed
+
+
+def _unused(data: bytes) -> None:
+    """Datagram lines carry callables only."""

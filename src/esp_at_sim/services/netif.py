@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from esp_at_sim.world.latency import AirSide, latency_of, protocol_over_air, transport_of
 from esp_at_sim.world.net import Address, FabricTransport, NetFabric, fabric_of, ip_text, is_ipv6, is_link_local6
 
 if TYPE_CHECKING:
@@ -297,15 +298,31 @@ class NetIf:
         local_ip: str | None = None,
     ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
         """A plain TCP connection to a resolved address: in-world or a host socket.
-        ``local_ip`` (one of this module's addresses) is the source in the world."""
+        ``local_ip`` (one of this module's addresses) is the source in the world.
+        With air latency (``world/latency.py``) the connection takes a round trip
+        to open and its bytes cross the module's air both ways."""
         self.require()
         src = local_ip or self.source_ip(addr)  # NoRoute for IPv6 without a usable address
+        world, name = self.module.world, self.module.name
+        air = latency_of(world)
+        factory = protocol_factory
+        if air.active(name):
+            await self.module.clock.sleep(air.round_trip(name))  # SYN out, SYN-ACK back
+
+            def factory() -> asyncio.BaseProtocol:
+                return protocol_over_air(world, name, protocol_factory())
+
+        transport: asyncio.Transport
         if self.fabric.is_virtual(addr):
-            fabric_end, protocol = await self.fabric.connect_tcp(src, (addr, port), protocol_factory)
-            return fabric_end, protocol
-        host, hport = self.fabric.redirect(addr, port)
-        loop = asyncio.get_running_loop()
-        transport, protocol = await loop.create_connection(protocol_factory, host, hport, family=family)
+            transport, protocol = await self.fabric.connect_tcp(src, (addr, port), factory)
+        else:
+            host, hport = self.fabric.redirect(addr, port)
+            loop = asyncio.get_running_loop()
+            transport, protocol = await loop.create_connection(factory, host, hport, family=family)
+        if isinstance(protocol, AirSide):
+            own = transport_of(protocol, transport)
+            assert isinstance(own, asyncio.Transport)
+            return own, protocol.protocol
         return transport, protocol
 
     async def create_datagram(
@@ -343,9 +360,19 @@ class NetIf:
         loop = asyncio.get_running_loop()
         host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
         hport = self.host_port(port)
+        world, name = self.module.world, self.module.name
+        server_accept = accept
+
+        def accept_over_air(peer: Address, local: Address) -> asyncio.Protocol | None:
+            protocol = server_accept(peer, local)
+            if protocol is None:
+                return None
+            over_air = protocol_over_air(world, name, protocol, announce_late=True)
+            assert isinstance(over_air, asyncio.Protocol)
+            return over_air
 
         def host_factory() -> asyncio.Protocol:
-            return _HostAccept(accept, (host, port))
+            return _HostAccept(accept_over_air, (host, port))
 
         server = await loop.create_server(host_factory, host, hport, family=family, reuse_address=True)
         registered: dict[str, Callable[[Address], asyncio.Protocol | None]] = {}
@@ -355,7 +382,7 @@ class NetIf:
                 return
 
             def fabric_accept(peer: Address) -> asyncio.Protocol | None:
-                return accept(peer, (ip, port))
+                return accept_over_air(peer, (ip, port))
 
             try:
                 self.fabric.listen_tcp(ip, port, fabric_accept)

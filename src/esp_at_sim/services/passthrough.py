@@ -7,7 +7,9 @@ sends each packet as one datagram.
 
 When the link cannot take more (the peer's TCP window is closed), the module
 stops taking UART input (``module.rx_ready``), the way hardware flow control
-holds a host - nothing is dropped. A client link that breaks is re-opened
+holds a host - nothing is dropped. With the ``uart_rx_overflow`` quirk nothing
+holds the host: bytes beyond the packet buffer and the UART's receive ring are
+lost, as on a board whose RTS line is not wired. A client link that breaks is re-opened
 every AT+CIPRECONNINTV x 100 ms until ``+++``; bytes that arrive meanwhile are
 dropped, as on the chip.
 """
@@ -18,6 +20,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
+from esp_at_sim.device.quirks import uart_rx_buffer
 from esp_at_sim.services.links import Link, LinkTable, SendFailed
 
 if TYPE_CHECKING:
@@ -46,6 +49,8 @@ class PassthroughSender:
         self.queued = 0
         self.closed = False
         self.reconnector: asyncio.Task[None] | None = None
+        self.lost = 0  # bytes the uart_rx_overflow quirk threw away
+        self.overflowing = False
         self.recipe = table.module.vars.get("passthrough_recipe")
         link.on_closed.append(self._link_gone)
         table.events.on_lost.append(self._on_lost)
@@ -56,6 +61,10 @@ class PassthroughSender:
             return
         if self.link.gone or self.link.peer_closed:
             return  # dropped while the link is down
+        if "uart_rx_overflow" in self.module.quirks:
+            data = self._overflow(data)
+            if not data:
+                return
         self.buf += data
         if len(self.buf) >= PACKET:
             n = len(self.buf) - len(self.buf) % PACKET
@@ -67,6 +76,22 @@ class PassthroughSender:
         elif self.timer is not None:
             self.timer.cancel()
             self.timer = None
+
+    def _overflow(self, data: bytes) -> bytes:
+        """The ``uart_rx_overflow`` quirk: nothing holds the host, so what neither the
+        packet buffer nor the UART's receive ring can take is lost."""
+        room = PACKET + uart_rx_buffer(self.module) - self.queued - len(self.buf)
+        if len(data) <= room:
+            if not self.queued:
+                self.overflowing = False
+            return data
+        kept = data[: max(0, room)]
+        lost = len(data) - len(kept)
+        self.lost += lost
+        if not self.overflowing:
+            self.overflowing = True
+            self.module.chip_log("at-uart: rx buffer full, passthrough data lost")
+        return kept
 
     def _arm(self) -> None:
         if self.timer is not None:

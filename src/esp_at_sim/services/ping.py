@@ -1,8 +1,8 @@
 """AT+PING: one echo request, by the best means the host allows.
 
 * Another module's virtual address (IPv4, or IPv6 from a module with an
-  IPv6 address of the same scope) answers inside the world (a Wi-Fi hop's
-  worth of latency, as the clock sees it).
+  IPv6 address of the same scope) answers inside the world, after the air
+  latency of both modules each way (``world/latency.py``).
 * Otherwise a real ICMP echo: an unprivileged ICMP socket when
   ``net.ipv4.ping_group_range`` allows it, else a raw socket when the process
   may open one (root, CAP_NET_RAW).
@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING
 
 from esp_at_sim.services.netif import NetIf
+from esp_at_sim.world.latency import latency_of
 
 if TYPE_CHECKING:
     from esp_at_sim.device.module import Module
@@ -111,13 +112,23 @@ async def ping(module: Module, host: str) -> float | None:
         except OSError:
             module.chip_log(f"at-ping: no IPv6 route to {addr}")
             return None
+    air = latency_of(module.world)
     if netif.is_virtual(addr):
-        await module.clock.sleep(IN_WORLD_RTT)
-        return IN_WORLD_RTT
+        owner = netif.fabric.owner(addr)
+        peer = owner.module.name if owner is not None and owner.module is not module else None
+        rtt = air.round_trip(module.name, peer) if air.active(module.name) else IN_WORLD_RTT
+        await module.clock.sleep(rtt)
+        return rtt
+    # a host beyond the air: its own round trip plus the module's air both ways
+    extra = air.round_trip(module.name)
+    if extra:
+        await module.clock.sleep(extra)
     if ":" not in addr:
         try:
-            return await _icmp(addr, TIMEOUT)
+            measured = await _icmp(addr, TIMEOUT)
+            return None if measured is None else measured + extra
         except PermissionError:
             pass
     module.chip_log(f"at-ping: ICMP is not permitted on this host; measuring {addr} with a TCP probe instead")
-    return await _tcp_probe(addr, TIMEOUT)
+    measured = await _tcp_probe(addr, TIMEOUT)
+    return None if measured is None else measured + extra

@@ -137,6 +137,8 @@ class StaState(IntEnum):
 MODE_NULL, MODE_STA, MODE_AP, MODE_APSTA = 0, 1, 2, 3
 #: what the Wi-Fi driver holds (buffers, tasks); AT+CWINIT=0 gives it back to the heap
 DRIVER_HEAP = 52 * 1024
+#: between two tries of a failing join under the ``cwjap_full_timeout`` quirk
+RETRY_PAUSE = 1.0
 
 
 def jap_error(reason: int) -> int:
@@ -269,6 +271,25 @@ class Station:
         except asyncio.CancelledError:
             attempt.cancel()
             raise
+        while reason and "cwjap_full_timeout" in self.module.quirks:
+            # the firmware quirk: a failing join is retried until the timeout runs out
+            # and only then answered, with the last attempt's reason
+            remaining = deadline - self.module.clock.now() - RETRY_PAUSE
+            if remaining <= 0:
+                break
+            self.module.chip_log(f"at-wifi: join failed (reason {reason}), retrying")
+            await self.module.clock.sleep(RETRY_PAUSE)
+            again = loop.create_task(self._attempt(cfg, eap))
+            try:
+                reason = await self.module.clock.wait_for(asyncio.shield(again), remaining)
+            except TimeoutError:
+                again.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await again
+                break
+            except asyncio.CancelledError:
+                again.cancel()
+                raise
         if reason:
             self.state = StaState.DISCONNECTED
             return jap_error(reason)

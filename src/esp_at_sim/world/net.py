@@ -422,14 +422,22 @@ def _load_dns(world: World, table: Any) -> None:
 def _load_net(world: World, table: Any) -> None:
     """``[net] redirect = { "127.0.0.1:123" = "127.0.0.1:40123" }`` sends traffic for a
     host address elsewhere; ``host_resolver = false`` stops the host's resolver from
-    answering in place of DNS servers outside this machine (default true)."""
+    answering in place of DNS servers outside this machine (default true);
+    ``latency_ms`` (or ``air_latency_ms``; 0 switches the model off),
+    ``jitter_ms``, ``weak_rssi``, ``weak_ms_per_db``, ``load_ms_per_station`` set the
+    air latency of every module (``world/latency.py``)."""
     from esp_at_sim.errors import ConfigError
 
     if not isinstance(table, dict):
         raise ConfigError("[net] must be a table")
-    unknown = set(table) - {"redirect", "host_resolver"}
+    from esp_at_sim.world.latency import ALIASES as LATENCY_ALIASES
+    from esp_at_sim.world.latency import KEYS as LATENCY_KEYS
+    from esp_at_sim.world.latency import load_latency
+
+    unknown = set(table) - {"redirect", "host_resolver", *LATENCY_KEYS, *LATENCY_ALIASES}
     if unknown:
         raise ConfigError(f"[net]: unknown keys {', '.join(sorted(unknown))}")
+    load_latency(world, table)
     fabric = fabric_of(world)
     if "host_resolver" in table:
         if not isinstance(table["host_resolver"], bool):

@@ -657,6 +657,10 @@ class BleStack(GattEvents):
             central=central,
             heap=heap,
         )
+        stale = self.module.vars.get("ble_last_mtu", {})
+        if "ble_mtu_stale" in self.module.quirks and index in stale:
+            link.mtu = stale[index]  # the quirk: the previous connection's MTU is still reported
+        self.module.vars.get("ble_mtu_reset", set()).discard(index)
         self.links[index] = link
         if not central:
             # a connection ends advertising (the firmware does not restart it)
@@ -682,6 +686,11 @@ class BleStack(GattEvents):
     def _on_disconnection(self, link: BleLink, reason: int) -> None:
         if self.links.get(link.index) is not link:
             return
+        self.module.vars.setdefault("ble_last_mtu", {})[link.index] = link.mtu
+        if "ble_mtu_reset_others" in self.module.quirks and not link.central:
+            # the quirk: the server side falls back to the default MTU on its other links
+            reset: set[int] = self.module.vars.setdefault("ble_mtu_reset", set())
+            reset.update(i for i, other in self.links.items() if other is not link and not other.central)
         self._drop_link(link)
         self.listener.disconnected(link.index, link.address, reason)
 
@@ -753,6 +762,7 @@ class BleStack(GattEvents):
         if self.links.get(link.index) is not link:
             return
         link.mtu = link.connection.att_mtu
+        self.module.vars.get("ble_mtu_reset", set()).discard(link.index)
         self.listener.mtu(link.index, link.mtu)
 
     async def set_data_length(self, index: int, octets: int) -> None:
