@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from esp_at_sim.services.peer_guard import PeerGuard
 from esp_at_sim.world.latency import AirSide, latency_of, protocol_over_air, transport_of
 from esp_at_sim.world.net import Address, FabricTransport, NetFabric, fabric_of, ip_text, is_ipv6, is_link_local6
 
@@ -93,6 +94,7 @@ class NetIf:
         self.router: Router | None = None
         self.fabric: NetFabric = fabric_of(module.world)
         module.scope.on_close(self._release)
+        module.scope.on_close(lambda: latency_of(module.world).settle(module.name))
 
     # ------------------------------------------------------------- state
     def up(self, iface: str, cfg: IpConfig) -> None:
@@ -363,7 +365,11 @@ class NetIf:
         world, name = self.module.world, self.module.name
         server_accept = accept
 
+        guard = self.module.service(PeerGuard)
+
         def accept_over_air(peer: Address, local: Address) -> asyncio.Protocol | None:
+            if not guard.tcp_attempt(peer[0]):
+                return None  # a flooding address: reset before the server sees it
             protocol = server_accept(peer, local)
             if protocol is None:
                 return None

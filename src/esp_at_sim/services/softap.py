@@ -22,8 +22,9 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from esp_at_sim.services.netif import IpConfig, NetIf
+from esp_at_sim.services.peer_guard import PeerGuard
 from esp_at_sim.services.wifi_config import NS, SoftApConfig, chip_wifi, interface_mac
-from esp_at_sim.world.wifi import REASON_AUTH_LEAVE, AccessPoint, AccessPointSpec, link_local
+from esp_at_sim.world.wifi import REASON_AUTH_LEAVE, AccessPoint, AccessPointSpec, link_local, mac_text
 from esp_at_sim.world.wifi_radio import Security
 
 if TYPE_CHECKING:
@@ -140,6 +141,12 @@ class SoftAp:
         return [(mac, assoc.ip) for mac, assoc in self.ap.stations.items() if assoc.authorized]
 
     # ------------------------------------------------------------- observer
+    def station_refused(self, mac: bytes) -> bool:
+        return self.module.service(PeerGuard).wifi_refuses(mac_text(mac))
+
+    def station_auth_failed(self, mac: bytes) -> None:
+        self.module.service(PeerGuard).wifi_auth_failed(mac_text(mac))
+
     def station_joined(self, mac: bytes) -> None:
         from esp_at_sim.services.wifi import StationJoined
 

@@ -272,6 +272,7 @@ class Association:
     authorized: bool = False
     decrypts: bool = True  # False: a WEP station with another key
     ip: str | None = None
+    auth_failure_told: bool = False  # the observer heard of this association's bad MIC
 
 
 @dataclass
@@ -378,11 +379,22 @@ class AccessPoint:
     # ------------------------------------------------------- authentication
     def open_auth(self, sta_mac: bytes) -> int:
         """802.11 open-system authentication: a status code."""
-        return STATUS_SUCCESS if self.on_air else -1
+        return STATUS_SUCCESS if self.on_air and not self._refused(sta_mac) else -1
+
+    def _refused(self, sta_mac: bytes) -> bool:
+        """The owner shuts this station out (``station_refused`` of the observer, optional)."""
+        check = getattr(self.observer, "station_refused", None)
+        return bool(check is not None and check(sta_mac))
+
+    def _auth_failed(self, sta_mac: bytes) -> None:
+        """A wrong passphrase (``station_auth_failed`` of the observer, optional)."""
+        tell = getattr(self.observer, "station_auth_failed", None)
+        if tell is not None:
+            tell(sta_mac)
 
     def sae_commit(self, sta_mac: bytes, commit: bytes) -> bytes | None:
         """The AP's answer to a station's SAE commit (``None``: no answer)."""
-        if not self.on_air or not self.security.sae:
+        if not self.on_air or not self.security.sae or self._refused(sta_mac):
             return None
         peer = SaePeer(self.password, self.bssid, sta_mac)
         try:
@@ -401,6 +413,7 @@ class AccessPoint:
             peer.on_confirm(confirm)
         except SaeError:
             del self._sae[sta_mac]
+            self._auth_failed(sta_mac)
             return None
         return peer.confirm_frame()
 
@@ -413,7 +426,7 @@ class AccessPoint:
         WEP with open-system authentication cannot tell a wrong key here: the
         association succeeds and the station's frames then fail to decrypt,
         so its DHCP requests go unanswered (a wrong WEP key times out)."""
-        if not self.on_air:
+        if not self.on_air or self._refused(link.mac):
             return -1
         if link.mac not in self.stations and len(self.stations) >= self.max_connections:
             return STATUS_TOO_MANY
@@ -484,6 +497,9 @@ class AccessPoint:
         try:
             return assoc.authenticator.on_message_2(frame)
         except HandshakeError:
+            if not assoc.auth_failure_told:  # the station retries M2: one failure per attempt
+                assoc.auth_failure_told = True
+                self._auth_failed(sta_mac)
             return None
 
     def eapol_m4(self, sta_mac: bytes, frame: bytes) -> bool:

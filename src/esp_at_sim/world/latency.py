@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -120,6 +121,8 @@ class NetLatency:
         self.default = LatencyModel()
         self.per_module: dict[str, LatencyModel] = {}
         self._samplers: dict[str, Callable[[], float]] = {}
+        #: each module's wrapped connections, so its shutdown can settle them
+        self.transports: dict[str, weakref.WeakSet[DelayedTransport]] = {}
 
     def model(self, module: str) -> LatencyModel:
         return self.per_module.get(module, self.default)
@@ -185,6 +188,12 @@ class NetLatency:
         air = self.world.extension(WifiAir)
         stations = sum(len(other.stations) for other in air.aps if other.up and other.channel == ap.channel)
         return float(sta.rssi()), max(0, stations - 1)
+
+    def settle(self, module: str) -> None:
+        """The module stops (power off, AT+RST): what its connections still had on
+        the air is delivered now, so a close under way reaches the socket."""
+        for transport in list(self.transports.pop(module, ())):
+            transport.settle()
 
     def round_trip(self, module: str, peer: str | None = None) -> float:
         """Seconds for a packet to go out and come back (``peer``: another module's air too)."""
@@ -274,6 +283,21 @@ class DelayLine:
         if self._timer is None and self._items:
             self._arm(self._clock.now())
 
+    def flush(self) -> None:
+        """Deliver everything in the line now, in order."""
+        self.held = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._items:
+            _due, piece = self._items.popleft()
+            if isinstance(piece, bytearray):
+                self.queued -= len(piece)
+                self._deliver(bytes(piece))
+            else:
+                piece()
+        self._items = None
+
     def clear(self) -> None:
         self._items = None
         self.queued = 0
@@ -338,6 +362,7 @@ class DelayedTransport(asyncio.Transport):
 
     _start_tls_compatible = True  # loop.start_tls() accepts it
     __slots__ = (
+        "__weakref__",
         "_announced",
         "_closing",
         "_force_exc",
@@ -376,6 +401,7 @@ class DelayedTransport(asyncio.Transport):
         self._force_exc: Exception | None = None
         self._high = HIGH_WATER
         self._low = LOW_WATER
+        latency.transports.setdefault(module, weakref.WeakSet()).add(self)
 
     # ------------------------------------------------------------ protocol
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
@@ -558,6 +584,11 @@ class DelayedTransport(asyncio.Transport):
             self._inner.close()
             return
         self.outgoing.push(self._inner.close)
+
+    def settle(self) -> None:
+        """A close under way completes now (the module is going away)."""
+        if self._closing and not self._lost and not self._inner_dead:
+            self.outgoing.flush()
 
     def abort(self) -> None:
         if self._lost:
