@@ -59,16 +59,14 @@ class HttpConfig:
     pki_number: int = 0
     ca_number: int = 0
 
-    def set_header(self, raw: bytes) -> None:
-        text = raw.decode("utf-8", "surrogateescape")
-        key, _, value = text.partition(":")
-        key, value = key.strip(), value.strip()
-        self.headers = [(k, v) for k, v in self.headers if k.lower() != key.lower()]
-        self.headers.append((key, value))
-
 
 def _config(ctx: CommandContext) -> HttpConfig:
     return ctx.module.service(HttpConfig)
+
+
+def _with_header(headers: list[tuple[str, str]], key: str, value: str) -> list[tuple[str, str]]:
+    """``headers`` with ``key: value`` last, in place of any header of that key (any case)."""
+    return [(k, v) for k, v in headers if k.lower() != key.lower()] + [(key, value)]
 
 
 def _parse_header(raw: bytes) -> tuple[str, str]:
@@ -284,7 +282,7 @@ async def _send_body(ctx: CommandContext, args: Args, method: str, name: str) ->
                 key, value = _parse_header(args.str(i))
             except ValueError:
                 raise ParamInvalid(i) from None
-            headers = [(k, v) for k, v in headers if k.lower() != key.lower()] + [(key, value)]
+            headers = _with_header(headers, key, value)
     url = _resolve_url(ctx, raw)
     if length > ctx.module.heap.largest_block:
         raise ParamLength(1)
@@ -374,10 +372,10 @@ async def _httpchead_s(ctx: CommandContext, length: int) -> None:
     if not got.complete:
         raise ExecFail()
     try:
-        _parse_header(got.data)
+        key, value = _parse_header(got.data)
     except ValueError:
         raise ExecFail() from None
-    cfg.set_header(got.data)
+    cfg.headers = _with_header(cfg.headers, key, value)
 
 
 # -------------------------------------------------------------- AT+HTTPCFG
