@@ -383,9 +383,7 @@ cwqap = command("+CWQAP", group="wifi", doc=f"{DOC}#cmd-QAP")
 
 @cwqap.execute
 async def _cwqap(ctx: CommandContext) -> None:
-    wifi = need_init(ctx)
-    if not wifi.mode & MODE_STA:
-        raise ExecFail()
+    wifi = need_sta(ctx)
     # the firmware answers OK first; "WIFI DISCONNECT" follows from the event
     ctx.after(wifi.sta.quit)
 
@@ -456,9 +454,7 @@ async def _scan_and_print(
     channels: list[int] | None = None,
     dwell: float = ACTIVE_DWELL,
 ) -> None:
-    wifi = need_init(ctx)
-    if not wifi.mode & MODE_STA:
-        raise ExecFail()
+    wifi = need_sta(ctx)
     if wifi.sta.joining:
         # ESP-IDF refuses a scan while the station is connecting (ESP_ERR_WIFI_STATE)
         raise ExecFail()

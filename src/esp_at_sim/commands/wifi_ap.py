@@ -9,7 +9,7 @@ import ipaddress
 from esp_at_sim.at.params import Int, Str
 from esp_at_sim.at.registry import command
 from esp_at_sim.at.render import Unquoted
-from esp_at_sim.commands.wifi import DOC, info_name, legacy, mac_param, need_init, persist, wifi_of
+from esp_at_sim.commands.wifi import DOC, info_name, legacy, mac_param, need_init, need_sta, persist, wifi_of
 from esp_at_sim.device.context import CommandContext
 from esp_at_sim.errors import ExecFail, ParamCount, ParamInvalid
 from esp_at_sim.services.netif import IpConfig, NetIf
@@ -268,18 +268,14 @@ cipsta = command("+CIPSTA", group="wifi", doc=f"{DOC}#cmd-IPSTA")
 
 @cipsta.query
 async def _cipsta_q(ctx: CommandContext) -> None:
-    wifi = need_init(ctx)
-    if not wifi.mode & MODE_STA:
-        raise ExecFail()
+    wifi = need_sta(ctx)
     current = ctx.module.service(NetIf).interfaces.get("sta") or wifi.static_ip()
     _address_lines(ctx, current, "sta")
 
 
 @cipsta.set(Str("ip"), Str("gateway", None), Str("netmask", None))
 async def _cipsta_s(ctx: CommandContext, ip: bytes, gateway: bytes | None, netmask: bytes | None) -> None:
-    wifi = need_init(ctx)
-    if not wifi.mode & MODE_STA:
-        raise ExecFail()
+    wifi = need_sta(ctx)
     cfg = _address_args(ctx, ip, gateway, netmask)
     settings = ctx.module.settings
     settings.set(NS, "sta_ip", [cfg.ip, cfg.gateway, cfg.netmask], persist=persist(ctx))
