@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import pytest
 
-from esp_at_sim import ConfigError, Module
+from esp_at_sim import ConfigError, Module, World
 from esp_at_sim.services.netif import NetIf
 from esp_at_sim.world.faults import FAULTS, inject
 from esp_at_sim.world.wifi import WifiAir
@@ -12,6 +15,16 @@ from esp_at_sim.world.wifi import WifiAir
 from .support import join, quiet, world_with
 
 ROUTER = {"ssid": "home", "password": "homepass1", "channel": 4, "rssi": -50, "bssid": "02:aa:00:00:00:01"}
+
+
+@contextlib.asynccontextmanager
+async def joined_to_router() -> AsyncIterator[tuple[World, Module]]:
+    """A module with echo off, joined to ROUTER, in a world of its own."""
+    world = world_with(ROUTER)
+    async with Module.start("esp32c3", world=world) as m:
+        await quiet(m)
+        await join(m, "home", "homepass1")
+        yield world, m
 
 
 def reconnect_logs(m: Module) -> list[str]:
@@ -29,11 +42,8 @@ async def test_wifi_faults_are_registered() -> None:
 
 
 async def test_ap_down_during_a_connection_and_back() -> None:
-    world = world_with(ROUTER)
-    async with Module.start("esp32c3", world=world) as m:
-        await quiet(m)
+    async with joined_to_router() as (world, m):
         h = m.host
-        await join(m, "home", "homepass1")
         t0 = m.clock.now()
         await inject(world, "ap_down", ssid="home")
         # the station notices by missing beacons, after sta_inactive_time (6 s)
@@ -51,11 +61,8 @@ async def test_ap_down_during_a_connection_and_back() -> None:
 
 
 async def test_reconnect_follows_cwreconncfg() -> None:
-    world = world_with(ROUTER)
-    async with Module.start("esp32c3", world=world) as m:
-        await quiet(m)
+    async with joined_to_router() as (world, m):
         h = m.host
-        await join(m, "home", "homepass1")
         assert (await h.command("AT+CWRECONNCFG=2,3")).ok
         world.extension(WifiAir).ap_down("home")
         await h.expect(b"WIFI DISCONNECT\r\n", timeout=10)
@@ -70,10 +77,7 @@ async def test_reconnect_follows_cwreconncfg() -> None:
 
 
 async def test_no_reconnection_when_disabled() -> None:
-    world = world_with(ROUTER)
-    async with Module.start("esp32c3", world=world) as m:
-        await quiet(m)
-        await join(m, "home", "homepass1")
+    async with joined_to_router() as (world, m):
         assert (await m.host.command("AT+CWRECONNCFG=0,0")).ok
         await inject(world, "deauth", ssid="home")
         await m.host.expect(b"WIFI DISCONNECT\r\n")
@@ -98,11 +102,8 @@ async def test_deauth_of_one_station_reconnects_it() -> None:
 
 
 async def test_password_change_keeps_the_station_out() -> None:
-    world = world_with(ROUTER)
-    async with Module.start("esp32c3", world=world) as m:
-        await quiet(m)
+    async with joined_to_router() as (world, m):
         h = m.host
-        await join(m, "home", "homepass1")
         await inject(world, "ap_password", ssid="home", password="newsecret9")
         await h.expect(b"WIFI DISCONNECT\r\n")
         await m.clock.sleep(12)
@@ -114,11 +115,8 @@ async def test_password_change_keeps_the_station_out() -> None:
 
 
 async def test_rssi_and_beacon_loss() -> None:
-    world = world_with(ROUTER)
-    async with Module.start("esp32c3", world=world) as m:
-        await quiet(m)
+    async with joined_to_router() as (world, m):
         h = m.host
-        await join(m, "home", "homepass1")
         await inject(world, "rssi", ssid="home", rssi=-71)
         assert b",-71," in (await h.command("AT+CWJAP?")).lines[0]
         assert b"-71" in (await h.command("AT+CWLAP")).lines[0]
