@@ -29,6 +29,45 @@ _leave = getattr(_tasks, "_leave_task", None)
 _YIELDED, _RETURNED, _RAISED = 0, 1, 2
 
 
+def _hand_over(outcome: tuple[int, Any]) -> Any:
+    """Give the task what a first step already produced, as if it ran it now."""
+    kind, payload = outcome
+    if kind == _YIELDED:
+        return payload
+    if kind == _RETURNED:
+        raise StopIteration(payload)
+    raise payload
+
+
+def _throw_into(coro: Coroutine[Any, Any, Any], outcome: tuple[int, Any] | None, typ: Any, val: Any) -> Any:
+    """Throw into ``coro`` for its task; ``outcome`` is a first step not yet handed over."""
+    exc = typ if isinstance(typ, BaseException) else typ(val) if val is None else val
+    if outcome is not None:
+        kind, payload = outcome
+        if kind != _YIELDED:
+            raise exc  # the coroutine has already finished
+        if isinstance(payload, asyncio.Future):
+            payload.cancel()  # as a task cancels the future it waits for
+    return coro.throw(exc)
+
+
+def _run_as(
+    loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], context: contextvars.Context, step: Any, *args: Any
+) -> Any:
+    """Run ``step(*args)`` in ``context`` with ``task`` as the loop's current task."""
+    assert _enter is not None and _leave is not None
+    caller = asyncio.current_task(loop)
+    if caller is not None:
+        _leave(loop, caller)
+    _enter(loop, task)
+    try:
+        return context.run(step, *args)
+    finally:
+        _leave(loop, task)
+        if caller is not None:
+            _enter(loop, caller)
+
+
 class _FirstStepDone(Coroutine[Any, Any, Any]):
     """Continues a coroutine whose first step has already been run."""
 
@@ -56,23 +95,11 @@ class _FirstStepDone(Coroutine[Any, Any, Any]):
         if outcome is None:
             return self._coro.send(value)
         self._outcome = None
-        kind, payload = outcome
-        if kind == _YIELDED:
-            return payload
-        if kind == _RETURNED:
-            raise StopIteration(payload)
-        raise payload
+        return _hand_over(outcome)
 
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        exc = typ if isinstance(typ, BaseException) else typ(val) if val is None else val
         outcome, self._outcome = self._outcome, None
-        if outcome is not None:
-            kind, payload = outcome
-            if kind != _YIELDED:
-                raise exc  # the coroutine has already finished
-            if isinstance(payload, asyncio.Future):
-                payload.cancel()  # as a task cancels the future it waits for
-        return self._coro.throw(exc)
+        return _throw_into(self._coro, outcome, typ, val)
 
     def close(self) -> None:
         self._coro.close()
@@ -96,16 +123,7 @@ def create_eager_task(coro: Coroutine[Any, Any, Any], name: str | None = None) -
     adapter = _FirstStepDone(coro)
     context = contextvars.copy_context()
     task = loop.create_task(adapter, name=name, context=context)
-    caller = asyncio.current_task(loop)
-    if caller is not None:
-        _leave(loop, caller)
-    _enter(loop, task)
-    try:
-        context.run(adapter.first_step)
-    finally:
-        _leave(loop, task)
-        if caller is not None:
-            _enter(loop, caller)
+    _run_as(loop, task, context, adapter.first_step)
     return task
 
 
@@ -146,24 +164,14 @@ class _Parked(Coroutine[Any, Any, Any]):
             assert self._coro is not None
             return self._coro.send(value)
         self._outcome = None
-        kind, payload = outcome
-        if kind == _YIELDED:
-            return payload
-        raise payload
+        return _hand_over(outcome)  # never _RETURNED: a spare whose command returned stays free
 
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        exc = typ if isinstance(typ, BaseException) else typ(val) if val is None else val
         if self._coro is None:  # cancelled while a spare
             self._gate = None
-            raise exc
+            raise typ if isinstance(typ, BaseException) else typ(val) if val is None else val
         outcome, self._outcome = self._outcome, None
-        if outcome is not None:
-            kind, payload = outcome
-            if kind != _YIELDED:
-                raise exc  # the coroutine has already finished
-            if isinstance(payload, asyncio.Future):
-                payload.cancel()  # as a task cancels the future it waits for
-        return self._coro.throw(exc)
+        return _throw_into(self._coro, outcome, typ, val)
 
     def close(self) -> None:
         if self._coro is not None:
@@ -201,16 +209,7 @@ class EagerStarter:
             context = contextvars.copy_context()
             spare = (loop.create_task(parked, name=f"{self.name}:spare", context=context), context, parked, loop)
         task, context, parked, _ = spare
-        caller = asyncio.current_task(loop)
-        if caller is not None:
-            _leave(loop, caller)  # type: ignore[misc]
-        _enter(loop, task)  # type: ignore[misc]
-        try:
-            returned = context.run(parked.first_step, coro)
-        finally:
-            _leave(loop, task)  # type: ignore[misc]
-            if caller is not None:
-                _enter(loop, caller)  # type: ignore[misc]
+        returned = _run_as(loop, task, context, parked.first_step, coro)
         if returned and not task.done():
             self._spare = spare
             return None
